@@ -1,0 +1,147 @@
+"""The ``ganaug`` command line: run, validate, plugins, --version."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from ganaug import __version__
+from ganaug.errors import GanaugError, RecipeError
+
+
+def _console(quiet: bool = False) -> Console:
+    return Console(stderr=True, quiet=quiet, highlight=False)
+
+
+def _report(exc: GanaugError, console: Console) -> None:
+    if isinstance(exc, RecipeError):
+        head = f"{exc.source}: " if exc.source else ""
+        console.print(f"[bold red]error:[/] {head}{len(exc.problems)} problem(s) in the recipe")
+        for problem in exc.problems:
+            console.print(f"  {problem}", markup=False)
+    else:
+        console.print(f"[bold red]error:[/] {exc}", markup=True if "[" not in str(exc) else False)
+
+
+def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn ganaug's own errors into a clean message and exit code (traceback with --debug)."""
+
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        ctx = click.get_current_context()
+        debug = bool(ctx.find_root().params.get("debug"))
+        try:
+            return fn(*args, **kwargs)
+        except GanaugError as exc:
+            if debug:
+                raise
+            _report(exc, _console())
+            sys.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            _console().print("[yellow]interrupted[/]")
+            sys.exit(130)
+
+    wrapper.__name__ = fn.__name__
+    wrapper.__doc__ = fn.__doc__
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="ganaug")
+@click.option("--debug", is_flag=True, help="Show full tracebacks for errors.")
+def cli(debug: bool) -> None:
+    """ganaug: GAN data augmentation and GAN anomaly detection, run from recipe files."""
+
+
+@cli.command()
+@click.argument("recipe", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Exact run directory.")
+@click.option("--device", help="Override run.device (auto, cpu, cuda, cuda:N).")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a recipe value.")
+@click.option("--resume", type=click.Path(file_okay=False, path_type=Path), help="Continue this run dir.")
+@click.option("--force", is_flag=True, help="Resume even though the recipe changed.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bars or log lines on the console.")
+@guarded
+def run(
+    recipe: Path,
+    out: Path | None,
+    device: str | None,
+    overrides: tuple[str, ...],
+    resume: Path | None,
+    force: bool,
+    quiet: bool,
+) -> None:
+    """Run every stage of RECIPE and write a run directory."""
+    from ganaug.console import console_session
+    from ganaug.engine import run_recipe
+    from ganaug.plugins import make_plugin_host
+    from ganaug.recipe.load import load_recipe
+
+    console = _console(quiet)
+    host = make_plugin_host()
+    _warn_failures(host, console)
+    loaded = load_recipe(recipe, overrides=overrides, registry=host.registry)
+    with console_session(console, quiet) as progress:
+        result = run_recipe(
+            loaded, out=out, device=device, progress=progress, host=host, resume=resume, force=force
+        )
+    console.print(f"[bold green]done:[/] {result.run_dir}")
+    report = result.run_dir / "report.md"
+    if report.exists() and not quiet:
+        console.print(report.read_text(encoding="utf-8"), markup=False)
+    click.echo(str(result.run_dir))
+
+
+@cli.command()
+@click.argument("recipe", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a recipe value.")
+@guarded
+def validate(recipe: Path, overrides: tuple[str, ...]) -> None:
+    """Check RECIPE without loading data or training: names, options, stage references."""
+    from ganaug.plugins import make_plugin_host
+    from ganaug.recipe.load import load_recipe
+
+    console = _console()
+    host = make_plugin_host()
+    _warn_failures(host, console)
+    loaded = load_recipe(recipe, overrides=overrides, registry=host.registry)
+    stages = ", ".join(f"{s.name} ({s.kind})" for s in loaded.stages)
+    click.echo(f"{recipe}: ok — data {loaded.data.name}; stages: {stages}")
+
+
+@cli.command()
+@guarded
+def plugins() -> None:
+    """List loaded plugins, their components by kind, and plugins that failed to load."""
+    from ganaug.plugins import make_plugin_host
+
+    host = make_plugin_host()
+    registry = host.registry
+    table = Table(title="ganaug plugins")
+    for column in ("plugin", "version", "components", "source"):
+        table.add_column(column)
+    for info in host.loaded:
+        owned: dict[str, list[str]] = {}
+        for comp in registry:
+            if comp.plugin == info.name:
+                owned.setdefault(comp.kind, []).append(comp.name)
+        text = "\n".join(f"{kind}: {', '.join(sorted(names))}" for kind, names in owned.items())
+        table.add_row(info.name, info.version, text or "-", info.source)
+    Console(width=max(120, Console().width)).print(table)
+    _warn_failures(host, Console(stderr=True))
+
+
+def _warn_failures(host: Any, console: Console) -> None:
+    for failure in host.failures:
+        console.print(
+            f"[yellow]warning:[/] plugin {failure.name!r} not loaded: {failure.reason}", markup=True
+        )
+
+
+def main() -> None:
+    cli(prog_name="ganaug")

@@ -1,0 +1,67 @@
+"""What the engine hands to data sources, stages and evaluators while a run executes."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import attrs
+import torch
+
+from ganaug.errors import DataError
+from ganaug.interfaces import DataBundle, ImageSet, StageOutput
+from ganaug.progress import Progress
+from ganaug.recipe.schema import ComponentRef, RunSection
+from ganaug.registry import Registry
+from ganaug.selection import ImageSelection
+
+
+@attrs.define
+class DataContext:
+    """For a data source's ``load``: where to cache, where to report, the run's seed."""
+
+    seed: int
+    cache_dir: Path
+    report_dir: Path
+    log: logging.Logger
+    progress: Progress = attrs.Factory(Progress)
+
+
+@attrs.define
+class StageContext:
+    """For a stage's ``run``: its folder, the data, earlier stages' outputs, and builders."""
+
+    name: str
+    dir: Path
+    run: RunSection
+    device: torch.device
+    data: DataBundle
+    outputs: dict[str, StageOutput]
+    registry: Registry
+    log: logging.Logger
+    progress: Progress = attrs.Factory(Progress)
+    resume: bool = False
+
+    @property
+    def seed(self) -> int:
+        return self.run.seed
+
+    def build(self, ref: ComponentRef, **context: Any) -> Any:
+        """Create the component a resolved recipe reference names."""
+        return self.registry.get(ref.kind, ref.name).build(ref.options, **context)
+
+    def select(self, selection: ImageSelection) -> ImageSet:
+        """The images a selection names: a split's classes, then earlier stages' images."""
+        if selection.split not in self.data.splits:
+            raise DataError(f"stage {self.name!r}: the data has no split {selection.split!r}")
+        images = self.data.splits[selection.split]
+        if selection.classes is not None:
+            images = images.of_classes(selection.classes)
+        if selection.limit is not None:
+            images = images.subset(range(min(selection.limit, len(images))))
+        extra = [self.output(name).images for name in selection.add]
+        return ImageSet.concat([images, *[e for e in extra if e is not None]])
+
+    def output(self, stage: str) -> StageOutput:
+        return self.outputs[stage]

@@ -1,0 +1,186 @@
+"""The engine: runs a resolved recipe's stages in order inside a run directory.
+
+It knows no built-in by name: data sources, stages and their components all come from the
+registry, exactly as third-party plugins do.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from ganaug.context import DataContext, StageContext
+from ganaug.device import resolve_device, seed_everything
+from ganaug.errors import GanaugError, RunDirError
+from ganaug.interfaces import DataBundle, StageOutput
+from ganaug.plugins import PluginHost, make_plugin_host
+from ganaug.progress import Progress
+from ganaug.recipe.load import recipe_to_dict
+from ganaug.recipe.schema import Recipe
+from ganaug.rundir import LOG, RunDir, environment_versions, now, recipe_hash
+
+LOGGER = "ganaug"
+
+
+@attrs.define
+class RunResult:
+    """What a finished run leaves: its folder, each stage's metrics and outputs."""
+
+    run_dir: Path
+    outputs: dict[str, StageOutput]
+
+    @property
+    def metrics(self) -> dict[str, dict[str, Any]]:
+        return {name: out.metrics for name, out in self.outputs.items() if out.metrics}
+
+    def files(self, stage: str) -> list[Path]:
+        return list(self.outputs[stage].files)
+
+
+def cache_dir() -> Path:
+    """Where decoded data sets are cached (``GANAUG_CACHE_DIR``, else ``~/.cache/ganaug``)."""
+    return Path(os.environ.get("GANAUG_CACHE_DIR", Path.home() / ".cache" / "ganaug"))
+
+
+def _file_log(run_dir: Path) -> logging.Handler:
+    handler = logging.FileHandler(run_dir / LOG, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    return handler
+
+
+def run_recipe(
+    recipe: Recipe,
+    *,
+    out: Path | None = None,
+    device: str | None = None,
+    progress: Progress | None = None,
+    host: PluginHost | None = None,
+    resume: Path | None = None,
+    force: bool = False,
+) -> RunResult:
+    """Run every stage of ``recipe``; return the run directory and the stages' outputs."""
+    host = host or make_plugin_host()
+    progress = progress or Progress()
+    resolved = recipe_to_dict(recipe)
+    digest = recipe_hash(resolved)
+    run_dir = _open_run_dir(recipe, out, resume, digest, force)
+    log = logging.getLogger(LOGGER)
+    log.setLevel(logging.INFO)
+    handler = _file_log(run_dir.path)
+    log.addHandler(handler)
+    try:
+        with run_dir.lock():
+            return _execute(recipe, run_dir, resolved, digest, device, progress, host, log, resume)
+    except GanaugError as exc:
+        log.error("%s", exc)
+        raise
+    finally:
+        log.removeHandler(handler)
+        handler.close()
+
+
+def _open_run_dir(recipe: Recipe, out: Path | None, resume: Path | None, digest: str, force: bool) -> RunDir:
+    if resume is not None:
+        run_dir = RunDir(Path(resume))
+        old = run_dir.read_recipe_hash()
+        if old is None:
+            raise RunDirError(f"{resume} holds no ganaug run to resume (no manifest.json)")
+        if old != digest and not force:
+            raise RunDirError(
+                f"the recipe changed since {resume} was started (hash {old} -> {digest}); "
+                "pass --force to resume anyway"
+            )
+        return run_dir
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        if any(p for p in out.iterdir() if p.name != ".lock"):
+            raise RunDirError(f"{out} is not empty; use --resume {out} or another --out")
+        return RunDir(out)
+    return RunDir.new(Path(recipe.run.output_dir), recipe.run.name)
+
+
+def _execute(
+    recipe: Recipe,
+    run_dir: RunDir,
+    resolved: dict[str, Any],
+    digest: str,
+    device_name: str | None,
+    progress: Progress,
+    host: PluginHost,
+    log: logging.Logger,
+    resume: Path | None,
+) -> RunResult:
+    device = resolve_device(device_name or recipe.run.device)
+    seed_everything(recipe.run.seed, recipe.run.deterministic)
+    manifest = run_dir.read_manifest() if resume else None
+    manifest = manifest or {
+        "recipe_hash": digest,
+        "seed": recipe.run.seed,
+        "device": str(device),
+        "started": now(),
+        "versions": environment_versions([attrs.asdict(p) for p in host.loaded]),
+        "stages": {},
+    }
+    manifest["finished"] = None
+    run_dir.write_recipe(resolved)
+    run_dir.write_manifest(manifest)
+    log.info("run %s in %s on %s (seed %d)", recipe.run.name, run_dir.path, device, recipe.run.seed)
+    data = _load_data(recipe, host, run_dir, log, progress)
+    outputs: dict[str, StageOutput] = {}
+    for spec in recipe.stages:
+        component = host.registry.get("stages", spec.kind)
+        stage = component.build(spec.options)
+        ctx = StageContext(
+            name=spec.name,
+            dir=run_dir.stage_dir(spec.name),
+            run=recipe.run,
+            device=device,
+            data=data,
+            outputs=outputs,
+            registry=host.registry,
+            log=log.getChild(spec.name),
+            progress=progress,
+            resume=resume is not None,
+        )
+        seed_everything(recipe.run.seed + _stage_offset(spec.name), recipe.run.deterministic)
+        if resume is not None and run_dir.is_done(spec.name):
+            log.info("stage %s: finished earlier, loading its outputs", spec.name)
+            outputs[spec.name] = stage.restore(ctx)
+            continue
+        log.info("stage %s (%s) started", spec.name, spec.kind)
+        manifest["stages"][spec.name] = {"kind": spec.kind, "started": now()}
+        run_dir.write_manifest(manifest)
+        outputs[spec.name] = stage.run(ctx)
+        manifest["stages"][spec.name]["finished"] = now()
+        run_dir.mark_done(spec.name, {"kind": spec.kind})
+        run_dir.write_manifest(manifest)
+        log.info("stage %s finished", spec.name)
+    manifest["finished"] = now()
+    run_dir.write_manifest(manifest)
+    return RunResult(run_dir.path, outputs)
+
+
+def _stage_offset(name: str) -> int:
+    """A per-stage seed offset that depends on the stage's name, not on its position."""
+    return sum((i + 1) * ord(c) for i, c in enumerate(name)) % 100_003
+
+
+def _load_data(
+    recipe: Recipe, host: PluginHost, run_dir: RunDir, log: logging.Logger, progress: Progress
+) -> DataBundle:
+    source = host.registry.get("data_sources", recipe.data.name).build(recipe.data.options)
+    ctx = DataContext(
+        seed=recipe.run.seed,
+        cache_dir=cache_dir(),
+        report_dir=run_dir.stage_dir("data"),
+        log=log.getChild("data"),
+        progress=progress,
+    )
+    bundle: DataBundle = source.load(ctx)
+    sizes = ", ".join(f"{name} {len(images)}" for name, images in bundle.splits.items())
+    log.info("data %s: classes %s; splits: %s", recipe.data.name, ", ".join(bundle.classes), sizes)
+    return bundle

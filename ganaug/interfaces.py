@@ -1,0 +1,236 @@
+"""The contracts between the engine and components: what each plugin kind must provide.
+
+A third-party architecture plugs in by satisfying these protocols; the engine calls nothing else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+import attrs
+import torch
+from torch import Tensor, nn
+
+if TYPE_CHECKING:
+    import logging
+
+    from ganaug.context import DataContext, StageContext
+    from ganaug.progress import Progress
+
+
+@attrs.frozen
+class ImageSpec:
+    """Shape of the images a network consumes and produces: ``channels`` x ``size`` x ``size``."""
+
+    channels: int = 1
+    size: int = 64
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return (self.channels, self.size, self.size)
+
+
+@attrs.frozen
+class ImageSet:
+    """Images in [-1, 1] (``N,C,H,W`` float32) with integer labels into ``classes`` and ids."""
+
+    images: Tensor
+    labels: Tensor
+    ids: tuple[str, ...]
+    classes: tuple[str, ...]
+
+    def __attrs_post_init__(self) -> None:
+        n = self.images.shape[0]
+        if self.labels.shape[0] != n or len(self.ids) != n:
+            raise ValueError(f"ImageSet: {n} images, {self.labels.shape[0]} labels, {len(self.ids)} ids")
+
+    def __len__(self) -> int:
+        return int(self.images.shape[0])
+
+    @property
+    def spec(self) -> ImageSpec:
+        return ImageSpec(channels=int(self.images.shape[1]), size=int(self.images.shape[-1]))
+
+    def class_index(self, name: str) -> int:
+        return self.classes.index(name)
+
+    def subset(self, index: Tensor | Sequence[int]) -> ImageSet:
+        idx = torch.as_tensor(index, dtype=torch.long)
+        return ImageSet(
+            self.images[idx], self.labels[idx], tuple(self.ids[i] for i in idx.tolist()), self.classes
+        )
+
+    def of_classes(self, names: Sequence[str]) -> ImageSet:
+        wanted = torch.tensor([self.class_index(c) for c in names], dtype=torch.long)
+        return self.subset(torch.nonzero(torch.isin(self.labels, wanted)).flatten())
+
+    @staticmethod
+    def concat(parts: Sequence[ImageSet]) -> ImageSet:
+        if not parts:
+            raise ValueError("ImageSet.concat needs at least one part")
+        classes = parts[0].classes
+        if any(p.classes != classes for p in parts):
+            raise ValueError("ImageSet.concat: parts have different class lists")
+        return ImageSet(
+            torch.cat([p.images for p in parts]),
+            torch.cat([p.labels for p in parts]),
+            tuple(i for p in parts for i in p.ids),
+            classes,
+        )
+
+
+@attrs.frozen
+class DataBundle:
+    """What a data source loads: the class names and named splits (``train``, ``test``, ...)."""
+
+    classes: tuple[str, ...]
+    splits: dict[str, ImageSet]
+    skipped: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def spec(self) -> ImageSpec:
+        return next(iter(self.splits.values())).spec
+
+
+@runtime_checkable
+class Generator(Protocol):
+    """``forward(z, x=None)`` maps latent codes ``z[N, latent_dim]`` (and, when ``conditional``,
+    images ``x[N,C,H,W]``) to images in [-1, 1]. Must be an ``nn.Module``."""
+
+    latent_dim: int
+    conditional: bool
+
+    def __call__(self, z: Tensor, x: Tensor | None = None) -> Tensor: ...
+
+
+@runtime_checkable
+class Discriminator(Protocol):
+    """``forward(x)`` returns ``(logits[N], features[N, ...])``: raw realness scores and the
+    intermediate feature map used for feature matching. Must be an ``nn.Module``."""
+
+    def __call__(self, x: Tensor) -> tuple[Tensor, Tensor]: ...
+
+
+class GanLoss(Protocol):
+    """Adversarial loss on raw discriminator logits."""
+
+    def discriminator_loss(self, real_logits: Tensor, fake_logits: Tensor) -> Tensor:
+        """Scalar loss for the discriminator step."""
+        ...
+
+    def generator_loss(self, fake_logits: Tensor) -> Tensor:
+        """Per-sample loss ``[N]`` for the generator step (the trainer weights and averages)."""
+        ...
+
+
+class LossWeighter(Protocol):
+    """Per-sample weights ``[N]`` for the generator loss, from real and generated batches."""
+
+    def weights(self, real: Tensor, fake: Tensor) -> Tensor: ...
+
+
+@attrs.frozen
+class SearchResult:
+    """Per-image outcome of a latent search; every tensor has the queries' length first."""
+
+    z: Tensor
+    z_initial: Tensor
+    generated: Tensor
+    residual: Tensor
+    discrimination: Tensor
+    score: Tensor
+    initial_score: Tensor
+    loss_history: Tensor  # [steps_recorded, N] total loss per image
+
+
+class LatentSearcher(Protocol):
+    """Finds, for each query image, a latent point whose generated image matches it."""
+
+    def search(
+        self,
+        generator: nn.Module,
+        discriminator: nn.Module,
+        queries: Tensor,
+        *,
+        seed: int,
+        progress: Any = None,
+    ) -> SearchResult: ...
+
+
+@attrs.define
+class TrainedModel:
+    """A trained generator/discriminator pair as a train stage hands it on."""
+
+    name: str
+    generator: nn.Module
+    discriminator: nn.Module
+    image: ImageSpec
+    checkpoint: Path | None = None
+    train_mean: Tensor | None = None  # mean training image, for the trivial L1 baseline
+
+
+@attrs.define
+class StageOutput:
+    """What a stage hands to later stages; ``produces`` says which fields are set."""
+
+    model: TrainedModel | None = None
+    images: ImageSet | None = None
+    metrics: dict[str, Any] = attrs.Factory(dict)
+    files: list[Path] = attrs.Factory(list)
+
+    @property
+    def produces(self) -> frozenset[str]:
+        kinds = {"model"} if self.model is not None else set()
+        if self.images is not None:
+            kinds.add("images")
+        if self.metrics:
+            kinds.add("metrics")
+        return frozenset(kinds)
+
+
+@attrs.define
+class EvalContext:
+    """What an evaluator sees: the trained models, the test images, and the shared score table.
+
+    ``scores`` rows are dicts with keys ``image, label, model, method, residual,
+    discrimination, score``; scoring evaluators append rows, metric evaluators read them.
+    """
+
+    models: dict[str, TrainedModel]
+    test: ImageSet
+    positive: str
+    dir: Path
+    device: torch.device
+    seed: int
+    log: logging.Logger
+    progress: Progress
+    scores: list[dict[str, Any]] = attrs.Factory(list)
+    metrics: dict[str, Any] = attrs.Factory(dict)
+    files: list[Path] = attrs.Factory(list)
+
+
+class Evaluator(Protocol):
+    """One step of the evaluate stage: adds score rows and/or metrics and figures."""
+
+    def evaluate(self, ctx: EvalContext) -> None: ...
+
+
+class DataSource(Protocol):
+    """Loads labelled images into named splits. ``declared_splits``/``declared_classes`` (optional,
+    may return None) let ``ganaug validate`` check recipe names without reading any data."""
+
+    def load(self, ctx: DataContext) -> DataBundle: ...
+
+
+class Stage(Protocol):
+    """One step of a recipe. The factory class sets ``produces`` (``{"model"}``, ...)."""
+
+    def run(self, ctx: StageContext) -> StageOutput:
+        """Do the stage's work, writing its files under ``ctx.dir``."""
+        ...
+
+    def restore(self, ctx: StageContext) -> StageOutput:
+        """Rebuild the output of a finished stage from ``ctx.dir`` (for ``--resume``)."""
+        ...

@@ -1,0 +1,14 @@
+"""Recipes: TOML files that describe a whole experiment, structured and checked before running."""
+
+from ganaug.recipe.load import apply_overrides, load_recipe, parse_recipe
+from ganaug.recipe.schema import ComponentRef, Recipe, RunSection, StageSpec
+
+__all__ = [
+    "ComponentRef",
+    "Recipe",
+    "RunSection",
+    "StageSpec",
+    "apply_overrides",
+    "load_recipe",
+    "parse_recipe",
+]

@@ -1,0 +1,178 @@
+"""A strict cattrs converter whose errors become recipe :class:`Problem` lists with paths."""
+
+from __future__ import annotations
+
+import typing
+from pathlib import Path
+from typing import Any, Literal
+
+import attrs
+import cattrs
+from cattrs.errors import (
+    AttributeValidationNote,
+    ClassValidationError,
+    ForbiddenExtraKeysError,
+    IterableValidationError,
+    IterableValidationNote,
+)
+from cattrs.gen import make_dict_structure_fn
+
+from ganaug.errors import Problem
+
+
+def describe(value: object) -> str:
+    """How a value reads in an error message: its TOML-ish type and a short repr."""
+    kind = {bool: "boolean", int: "integer", float: "float", str: "string", list: "array"}.get(
+        type(value), "table" if isinstance(value, dict) else type(value).__name__
+    )
+    text = repr(value)
+    return f"{kind} {text if len(text) <= 40 else text[:37] + '...'}"
+
+
+def _strict_int(value: Any, _: type) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"expected an integer, got {describe(value)}")
+    return value
+
+
+def _strict_float(value: Any, _: type) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"expected a number, got {describe(value)}")
+    return float(value)
+
+
+def _strict_str(value: Any, _: type) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"expected a string, got {describe(value)}")
+    return value
+
+
+def _strict_bool(value: Any, _: type) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"expected true or false, got {describe(value)}")
+    return value
+
+
+def _path(value: Any, _: type) -> Path:
+    return Path(_strict_str(value, str))
+
+
+def _is_literal(tp: Any) -> bool:
+    return typing.get_origin(tp) is Literal
+
+
+def _literal_hook(tp: Any) -> Any:
+    allowed = typing.get_args(tp)
+
+    def structure(value: Any, _: type) -> Any:
+        if value not in allowed or type(value) is not type(allowed[allowed.index(value)]):
+            choices = ", ".join(repr(a) for a in allowed)
+            raise ValueError(f"expected one of {choices}, got {describe(value)}")
+        return value
+
+    return structure
+
+
+def _validated_attrs_hook(converter: cattrs.Converter) -> Any:
+    """Structure attrs classes with all field validators run, every failure kept with its field."""
+
+    def factory(cls: type) -> Any:
+        base = make_dict_structure_fn(
+            cls, converter, _cattrs_forbid_extra_keys=True, _cattrs_detailed_validation=True
+        )
+
+        def structure(value: Any, _: type) -> Any:
+            if not isinstance(value, dict):
+                raise TypeError(f"expected a table, got {describe(value)}")
+            with attrs.validators.disabled():
+                instance = base(value, cls)
+            errors: list[Exception] = []
+            for field in attrs.fields(cls):
+                if field.validator is None:
+                    continue
+                try:
+                    field.validator(instance, field, getattr(instance, field.name))
+                except (ValueError, TypeError) as exc:
+                    exc.__notes__ = [AttributeValidationNote(f"{field.name}", field.name, field.type)]
+                    errors.append(exc)
+            if errors:
+                raise ClassValidationError(f"While structuring {cls.__name__}", errors, cls)
+            return instance
+
+        return structure
+
+    return factory
+
+
+def _component_ref(value: Any, _: type) -> Any:
+    from ganaug.recipe.schema import ComponentRef
+
+    if isinstance(value, str):
+        return ComponentRef(value)
+    if not isinstance(value, dict):
+        raise TypeError(f"expected a component name or a table with 'name', got {describe(value)}")
+    raw = dict(value)
+    name = raw.pop("name", None)
+    if not isinstance(name, str):
+        raise ValueError("expected a table with 'name' = the registered component name")
+    return ComponentRef(name, raw)
+
+
+def make_converter() -> cattrs.Converter:
+    """The converter used for recipes and every plugin's options class."""
+    converter = cattrs.Converter(forbid_extra_keys=True, detailed_validation=True)
+    converter.register_structure_hook(int, _strict_int)
+    converter.register_structure_hook(float, _strict_float)
+    converter.register_structure_hook(str, _strict_str)
+    converter.register_structure_hook(bool, _strict_bool)
+    converter.register_structure_hook(Path, _path)
+    converter.register_unstructure_hook(Path, str)
+    converter.register_structure_hook_factory(_is_literal, _literal_hook)
+    from ganaug.recipe.schema import ComponentRef
+
+    converter.register_structure_hook(ComponentRef, _component_ref)
+    converter.register_unstructure_hook(ComponentRef, lambda ref: _unstructure_ref(converter, ref))
+    converter.register_structure_hook_factory(attrs.has, _validated_attrs_hook(converter))
+    return converter
+
+
+def _unstructure_ref(converter: cattrs.Converter, ref: Any) -> dict[str, Any]:
+    body = converter.unstructure(ref.options) if ref.options is not None else dict(ref.raw)
+    return {"name": ref.name, **body}
+
+
+def join(path: str, part: str | int) -> str:
+    if isinstance(part, int):
+        return f"{path}[{part}]"
+    return f"{path}.{part}" if path else part
+
+
+def problems_from(exc: BaseException, path: str) -> list[Problem]:
+    """Flatten a cattrs validation error tree into problems, each with its recipe path."""
+    if isinstance(exc, ClassValidationError | IterableValidationError):
+        found: list[Problem] = []
+        with_notes, without = exc.group_exceptions()
+        for inner, note in with_notes:
+            if isinstance(note, AttributeValidationNote):
+                found += problems_from(inner, join(path, note.name))
+            elif isinstance(note, IterableValidationNote):
+                found += problems_from(inner, join(path, note.index))
+            else:
+                found += problems_from(inner, path)
+        for inner in without:
+            found += problems_from(inner, path)
+        return found
+    if isinstance(exc, ForbiddenExtraKeysError):
+        return [Problem(join(path, key), "unknown option") for key in sorted(exc.extra_fields)]
+    if isinstance(exc, KeyError):
+        return [Problem(path, "required option is missing")]
+    message = str(exc) or type(exc).__name__
+    return [Problem(path, message)]
+
+
+def structure(converter: cattrs.Converter, value: Any, cls: type, path: str) -> tuple[Any, list[Problem]]:
+    """Structure ``value`` into ``cls``; on failure return ``(None, problems)``."""
+    try:
+        return converter.structure(value, cls), []
+    except Exception as exc:  # every structuring failure becomes a located problem
+        return None, problems_from(exc, path)

@@ -1,0 +1,184 @@
+"""Reading a recipe: TOML text, ``--set`` overrides, and resolution against the registry."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+
+from ganaug.errors import Problem, RecipeError
+from ganaug.recipe.convert import describe, join, make_converter, structure
+from ganaug.recipe.resolve import Scope, parse_ref, resolve_component, resolve_stage
+from ganaug.recipe.schema import NAME_PATTERN, Recipe, RunSection, StageSpec
+from ganaug.registry import Registry
+
+TOP_LEVEL = ("run", "data", "stages")
+
+
+def load_recipe(
+    path: str | Path, *, overrides: Iterable[str] = (), registry: Registry | None = None
+) -> Recipe:
+    """Read, override and resolve a recipe file; raise :class:`RecipeError` listing every problem."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RecipeError([Problem("", f"cannot read recipe: {exc}")], str(path)) from None
+    return parse_recipe(text, source=str(path), overrides=overrides, registry=registry)
+
+
+def parse_recipe(
+    text: str, *, source: str = "<recipe>", overrides: Iterable[str] = (), registry: Registry | None = None
+) -> Recipe:
+    """Parse and resolve recipe text (see :func:`load_recipe`)."""
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise RecipeError([Problem("", f"not valid TOML: {exc}")], source) from None
+    problems: list[Problem] = []
+    raw = apply_overrides(raw, overrides, problems)
+    if registry is None:
+        from ganaug.plugins import make_plugin_host
+
+        registry = make_plugin_host().registry
+    recipe = _resolve(raw, registry, problems, source)
+    if problems:
+        raise RecipeError(problems, source)
+    return recipe
+
+
+def _resolve(raw: dict[str, Any], registry: Registry, problems: list[Problem], source: str) -> Recipe:
+    converter = make_converter()
+    problems += [Problem(key, "unknown section") for key in raw if key not in TOP_LEVEL]
+    run, found = structure(converter, raw.get("run", {}), RunSection, "run")
+    problems += found
+    scope = Scope(registry, converter, {}, None, None)
+    data = None
+    if "data" not in raw:
+        problems.append(Problem("data", "required: a [data] table with source = <data source>"))
+    else:
+        ref, found = parse_ref(raw["data"], "data", key="source")
+        problems += found
+        if ref is not None:
+            data = resolve_component(ref, "data_sources", "data", scope)
+            if data is not None and data.options is not None:
+                source_obj = registry.get("data_sources", data.name).build(data.options)
+                scope.splits = _declared(source_obj, "declared_splits")
+                scope.classes = _declared(source_obj, "declared_classes")
+    stages = [resolve_stage(spec, path, scope) for spec, path in _stage_specs(raw, scope.problems)]
+    problems += scope.problems
+    return Recipe(run or RunSection(), data, tuple(stages), source)  # type: ignore[arg-type]
+
+
+def _declared(source: Any, method: str) -> list[str] | None:
+    fn = getattr(source, method, None)
+    return list(fn()) if callable(fn) and fn() is not None else None
+
+
+def _stage_specs(raw: dict[str, Any], problems: list[Problem]) -> list[tuple[StageSpec, str]]:
+    stages = raw.get("stages", [])
+    if not isinstance(stages, list) or not stages:
+        problems.append(Problem("stages", "required: at least one [[stages]] table"))
+        return []
+    specs: list[tuple[StageSpec, str]] = []
+    seen: set[str] = set()
+    for i, table in enumerate(stages):
+        path = f"stages[{i}]"
+        if not isinstance(table, dict):
+            problems.append(Problem(path, f"expected a table, got {describe(table)}"))
+            continue
+        body = dict(table)
+        kind, name = body.pop("kind", None), body.pop("name", None)
+        if not isinstance(kind, str):
+            problems.append(Problem(join(path, "kind"), "required: the stage kind (e.g. 'train')"))
+            continue
+        if name is None:
+            name = kind if kind not in seen else f"{kind}{i}"
+        if not isinstance(name, str) or not NAME_PATTERN.match(name):
+            problems.append(Problem(join(path, "name"), f"expected a stage name, got {describe(name)}"))
+            continue
+        if name in seen:
+            problems.append(Problem(join(path, "name"), f"stage name {name!r} is used twice"))
+            continue
+        seen.add(name)
+        specs.append((StageSpec(kind, name, body), path))
+    return specs
+
+
+_INDEX = re.compile(r"\[(\d+)\]")
+
+
+def apply_overrides(raw: dict[str, Any], overrides: Iterable[str], problems: list[Problem]) -> dict[str, Any]:
+    """Apply ``key.path=value`` overrides; ``stages.NAME`` or ``stages[i]`` address a stage."""
+    for item in overrides:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip():
+            problems.append(Problem(f"--set {item}", "expected key.path=value"))
+            continue
+        try:
+            value = tomllib.loads(f"v = {text}")["v"]
+        except tomllib.TOMLDecodeError:
+            value = text
+        parts = [p for p in _INDEX.sub(r".\1", key.strip()).split(".") if p]
+        error = _set_path(raw, parts, value)
+        if error:
+            problems.append(Problem(f"--set {key}", error))
+    return raw
+
+
+def _set_path(node: Any, parts: list[str], value: Any) -> str:
+    for i, part in enumerate(parts):
+        last = i == len(parts) - 1
+        if isinstance(node, list):
+            index = _list_index(node, part)
+            if index is None:
+                return f"no element {part!r}"
+            if last:
+                node[index] = value
+                return ""
+            node = node[index]
+        elif isinstance(node, dict):
+            if last:
+                node[part] = value
+                return ""
+            node = node.setdefault(part, {})
+        else:
+            return f"{'.'.join(parts[:i])} is not a table"
+    return ""
+
+
+def _list_index(node: list[Any], part: str) -> int | None:
+    if part.isdigit():
+        return int(part) if int(part) < len(node) else None
+    for i, item in enumerate(node):
+        if isinstance(item, dict) and item.get("name", item.get("kind")) == part:
+            return i
+    return None
+
+
+def recipe_to_dict(recipe: Recipe) -> dict[str, Any]:
+    """The resolved recipe as plain data (defaults filled in), for the run directory."""
+    converter = make_converter()
+    out: dict[str, Any] = {"run": converter.unstructure(recipe.run)}
+    if recipe.data is not None:
+        data = converter.unstructure(recipe.data)
+        out["data"] = {"source": data.pop("name"), **data}
+    out["stages"] = [
+        {"kind": s.kind, "name": s.name, **(converter.unstructure(s.options) if s.options else s.raw)}
+        for s in recipe.stages
+    ]
+    return _drop_none(out)
+
+
+def _drop_none(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _drop_none(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list | tuple):
+        return [_drop_none(v) for v in value if v is not None]
+    return value
+
+
+__all__ = ["apply_overrides", "load_recipe", "parse_recipe", "recipe_to_dict"]

@@ -1,0 +1,139 @@
+"""Resolution: component names looked up, options structured, stage references checked.
+
+Every problem found is collected (never only the first), each with its recipe path.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+import cattrs
+
+from ganaug.errors import PluginError, Problem
+from ganaug.recipe.convert import describe, join, structure
+from ganaug.recipe.schema import ComponentRef, StageSpec
+from ganaug.registry import Registry
+
+
+@attrs.define
+class Scope:
+    """What the checks of one stage may see: earlier stages' products and the data's names."""
+
+    registry: Registry
+    converter: cattrs.Converter
+    produced: dict[str, frozenset[str]]
+    splits: list[str] | None
+    classes: list[str] | None
+    problems: list[Problem] = attrs.Factory(list)
+
+
+def parse_ref(value: Any, path: str, key: str = "name") -> tuple[ComponentRef | None, list[Problem]]:
+    """Read ``"name"`` or ``{name = "...", option = ...}`` into an unresolved reference."""
+    if isinstance(value, str):
+        return ComponentRef(value), []
+    if isinstance(value, ComponentRef):
+        return value, []
+    if not isinstance(value, dict):
+        return None, [Problem(path, f"expected a component name or table, got {describe(value)}")]
+    raw = dict(value)
+    name = raw.pop(key, None)
+    if not isinstance(name, str):
+        return None, [Problem(join(path, key), "required: the registered name of the component")]
+    return ComponentRef(name, raw), []
+
+
+def resolve_component(ref: ComponentRef, kind: str, path: str, scope: Scope) -> ComponentRef | None:
+    """Look the component up and structure its options into the plugin's options class."""
+    try:
+        component = scope.registry.get(kind, ref.name)
+    except PluginError as exc:
+        scope.problems.append(Problem(join(path, "name"), str(exc)))
+        return None
+    options, problems = structure(scope.converter, ref.raw, component.options, path)
+    scope.problems += problems
+    if options is None:
+        return None
+    options = resolve_fields(options, path, scope)
+    return attrs.evolve(ref, options=options, kind=kind)
+
+
+def _check_stage_ref(value: Any, wants: str, path: str, scope: Scope) -> None:
+    names = value if isinstance(value, list | tuple) else [value]
+    for i, name in enumerate(names):
+        where = join(path, i) if isinstance(value, list | tuple) else path
+        if name is None:
+            continue
+        if name not in scope.produced:
+            known = ", ".join(scope.produced) or "none"
+            scope.problems.append(Problem(where, f"no earlier stage named {name!r} (earlier: {known})"))
+        elif wants not in scope.produced[name]:
+            scope.problems.append(Problem(where, f"stage {name!r} produces no {wants}"))
+
+
+def _check_names(value: Any, allowed: list[str] | None, what: str, path: str, scope: Scope) -> None:
+    if allowed is None or value is None:
+        return
+    names = value if isinstance(value, list | tuple) else [value]
+    for i, name in enumerate(names):
+        if name not in allowed:
+            where = join(path, i) if isinstance(value, list | tuple) else path
+            scope.problems.append(
+                Problem(where, f"unknown {what} {name!r}; the data has: {', '.join(allowed)}")
+            )
+
+
+def resolve_fields(options: Any, path: str, scope: Scope) -> Any:
+    """Walk an options instance: resolve component fields, check stage/split/class names."""
+    if not attrs.has(type(options)):
+        return options
+    changes: dict[str, Any] = {}
+    for field in attrs.fields(type(options)):
+        value = getattr(options, field.name)
+        where = join(path, field.name)
+        meta = field.metadata
+        if "component" in meta:
+            changes[field.name] = _resolve_component_field(value, meta["component"], where, scope)
+        elif "stage_ref" in meta:
+            _check_stage_ref(value, meta["stage_ref"], where, scope)
+        elif meta.get("split"):
+            _check_names(value, scope.splits, "split", where, scope)
+        elif meta.get("classes"):
+            _check_names(value, scope.classes, "class", where, scope)
+        elif attrs.has(type(value)):
+            changes[field.name] = resolve_fields(value, where, scope)
+        elif isinstance(value, list) and value and attrs.has(type(value[0])):
+            changes[field.name] = [resolve_fields(v, join(where, i), scope) for i, v in enumerate(value)]
+    return attrs.evolve(options, **changes) if changes else options
+
+
+def _resolve_component_field(value: Any, kind: str, path: str, scope: Scope) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, list):
+        resolved = []
+        for i, item in enumerate(value):
+            ref, problems = parse_ref(item, join(path, i))
+            scope.problems += problems
+            resolved.append(ref and resolve_component(ref, kind, join(path, i), scope))
+        return resolved
+    ref, problems = parse_ref(value, path)
+    scope.problems += problems
+    return ref and resolve_component(ref, kind, path, scope)
+
+
+def resolve_stage(spec: StageSpec, path: str, scope: Scope) -> StageSpec:
+    """Structure one stage's options and record what it produces for the stages after it."""
+    try:
+        component = scope.registry.get("stages", spec.kind)
+    except PluginError as exc:
+        scope.problems.append(Problem(join(path, "kind"), str(exc)))
+        scope.produced[spec.name] = frozenset({"model", "images", "metrics"})  # no cascade
+        return spec
+    options, problems = structure(scope.converter, spec.raw, component.options, path)
+    scope.problems += problems
+    produces = frozenset(getattr(component.factory, "produces", frozenset()))
+    if options is not None:
+        options = resolve_fields(options, path, scope)
+    scope.produced[spec.name] = produces
+    return attrs.evolve(spec, options=options)

@@ -1,0 +1,94 @@
+"""The component registry: every plugin's components by kind and name, built once from the hooks."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import attrs
+
+from ganaug.errors import PluginError
+from ganaug.hookspecs import KINDS
+
+
+@attrs.frozen
+class NoOptions:
+    """Options class of a component that takes none."""
+
+
+@attrs.frozen
+class Component:
+    """One registered component: its kind, name, factory, options class and owning plugin."""
+
+    kind: str
+    name: str
+    factory: Callable[..., Any]
+    options: type
+    description: str
+    plugin: str
+
+    def build(self, options: Any, **context: Any) -> Any:
+        """Create the component from a structured options instance (and kind-specific context)."""
+        return self.factory(options, **context)
+
+
+def closest(name: str, known: list[str]) -> str:
+    """A 'did you mean' hint for ``name`` among ``known`` ('' when nothing is close)."""
+    match = difflib.get_close_matches(name, known, n=1, cutoff=0.5)
+    return f" (did you mean {match[0]!r}?)" if match else ""
+
+
+class Registry:
+    """Components by kind and name; duplicate names are refused with both owners named."""
+
+    def __init__(self) -> None:
+        self._by_kind: dict[str, dict[str, Component]] = {kind: {} for kind in KINDS}
+
+    def add(self, component: Component) -> None:
+        table = self._by_kind[component.kind]
+        if (old := table.get(component.name)) is not None:
+            raise PluginError(
+                f"{component.kind[:-1].replace('_', ' ')} {component.name!r} is registered twice: "
+                f"by plugin {old.plugin!r} and by plugin {component.plugin!r}"
+            )
+        if not attrs.has(component.options):
+            raise PluginError(
+                f"plugin {component.plugin!r}: options of {component.name!r} must be an attrs class"
+            )
+        table[component.name] = component
+
+    def register_callable(self, kind: str, plugin: str) -> Callable[..., None]:
+        """The ``register`` argument handed to one plugin's ``register_<kind>`` hook."""
+
+        def register(
+            name: str, factory: Callable[..., Any], options: type | None = None, description: str = ""
+        ) -> None:
+            if not isinstance(name, str) or not name:
+                raise PluginError(f"plugin {plugin!r} registered a {kind} component without a name")
+            opts = options if options is not None else NoOptions
+            doc = description or (factory.__doc__ or "").strip().splitlines()[0:1]
+            text = doc if isinstance(doc, str) else (doc[0] if doc else "")
+            self.add(Component(kind, name, factory, opts, text, plugin))
+
+        return register
+
+    def get(self, kind: str, name: str) -> Component:
+        table = self._by_kind[kind]
+        if name in table:
+            return table[name]
+        known = sorted(table)
+        listed = ", ".join(known) if known else "none registered"
+        raise PluginError(
+            f"unknown {kind[:-1].replace('_', ' ')} {name!r}{closest(name, known)}; known: {listed}"
+        )
+
+    def names(self, kind: str) -> list[str]:
+        return sorted(self._by_kind[kind])
+
+    def kinds(self) -> list[str]:
+        return list(self._by_kind)
+
+    def __iter__(self) -> Iterator[Component]:
+        for table in self._by_kind.values():
+            yield from table.values()

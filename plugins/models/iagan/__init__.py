@@ -1,0 +1,1 @@
+"""Built-in ganaug plugins: models/iagan."""

@@ -1,0 +1,3 @@
+"""Registers the built-in searchers components (placeholder until implemented)."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""Registers the built-in stages components (placeholder until implemented)."""
+
+from __future__ import annotations
