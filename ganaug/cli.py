@@ -10,6 +10,7 @@ from typing import Any
 import click
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from ganaug import __version__
 from ganaug.errors import GanaugError, RecipeError
@@ -26,7 +27,7 @@ def _report(exc: GanaugError, console: Console) -> None:
         for problem in exc.problems:
             console.print(f"  {problem}", markup=False)
     else:
-        console.print(f"[bold red]error:[/] {exc}", markup=True if "[" not in str(exc) else False)
+        console.print(Text.assemble(("error: ", "bold red"), str(exc)))
 
 
 def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:

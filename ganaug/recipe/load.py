@@ -8,7 +8,6 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-
 from ganaug.errors import Problem, RecipeError
 from ganaug.recipe.convert import describe, join, make_converter, structure
 from ganaug.recipe.resolve import Scope, parse_ref, resolve_component, resolve_stage
