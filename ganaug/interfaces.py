@@ -124,6 +124,9 @@ class GanLoss(Protocol):
         """Per-sample loss ``[N]`` for the generator step (the trainer weights and averages)."""
         ...
 
+    # Optional: ``discriminator_penalty(discriminator, real, fake) -> Tensor`` (a scalar added to
+    # the discriminator loss, e.g. WGAN-GP's gradient penalty). The trainer calls it when present.
+
 
 class LossWeighter(Protocol):
     """Per-sample weights ``[N]`` for the generator loss, from real and generated batches."""

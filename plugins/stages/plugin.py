@@ -1,3 +1,25 @@
-"""Registers the built-in stages components (placeholder until implemented)."""
+"""Registers the built-in stages: train, augment and evaluate."""
 
 from __future__ import annotations
+
+from ganaug.hookspecs import Register, hookimpl
+from ganaug_plugins.stages.augment import AugmentOptions, AugmentStage
+from ganaug_plugins.stages.evaluate import EvaluateOptions, EvaluateStage
+from ganaug_plugins.stages.train import TrainOptions, TrainStage
+
+
+@hookimpl
+def register_stages(register: Register) -> None:
+    register("train", TrainStage, options=TrainOptions, description="Train a GAN on selected images")
+    register(
+        "augment",
+        AugmentStage,
+        options=AugmentOptions,
+        description="Generate new training images from query images by latent search",
+    )
+    register(
+        "evaluate",
+        EvaluateStage,
+        options=EvaluateOptions,
+        description="Score test images with trained models; ROC, AUC, plots, comparison table",
+    )
