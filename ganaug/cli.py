@@ -17,7 +17,7 @@ from ganaug.errors import GanaugError, RecipeError
 
 
 def _console(quiet: bool = False) -> Console:
-    return Console(stderr=True, quiet=quiet, highlight=False)
+    return Console(stderr=True, quiet=quiet, highlight=False, soft_wrap=True)
 
 
 def _report(exc: GanaugError, console: Console) -> None:
@@ -134,7 +134,7 @@ def plugins() -> None:
         text = "\n".join(f"{kind}: {', '.join(sorted(names))}" for kind, names in owned.items())
         table.add_row(info.name, info.version, text or "-", info.source)
     Console(width=max(120, Console().width)).print(table)
-    _warn_failures(host, Console(stderr=True))
+    _warn_failures(host, _console())
 
 
 def _warn_failures(host: Any, console: Console) -> None:

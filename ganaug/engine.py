@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from pathlib import Path
 from typing import Any
 
 import attrs
 
+from ganaug import io
 from ganaug.context import DataContext, StageContext
 from ganaug.device import resolve_device, seed_everything
 from ganaug.errors import GanaugError, RunDirError
@@ -161,7 +163,23 @@ def _execute(
         log.info("stage %s finished", spec.name)
     manifest["finished"] = now()
     run_dir.write_manifest(manifest)
+    write_report(run_dir, recipe)
     return RunResult(run_dir.path, outputs)
+
+
+def write_report(run_dir: RunDir, recipe: Recipe) -> Path | None:
+    """Gather each stage's ``report.md`` into the run's ``report.md`` (links made run-relative)."""
+    parts = []
+    for spec in recipe.stages:
+        section = run_dir.path / spec.name / "report.md"
+        if section.exists():
+            text = section.read_text(encoding="utf-8")
+            text = re.sub(r"\]\((?!https?:|/)([^)]+)\)", rf"]({spec.name}/\1)", text)
+            parts.append(f"## {spec.name} ({spec.kind})\n\n{text.strip()}\n")
+    if not parts:
+        return None
+    head = f"# {recipe.run.name}\n\nRun directory: `{run_dir.path}`, seed {recipe.run.seed}.\n"
+    return io.write_text(run_dir.path / "report.md", "\n".join([head, *parts]))
 
 
 def _stage_offset(name: str) -> int:

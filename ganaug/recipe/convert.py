@@ -15,6 +15,7 @@ from cattrs.errors import (
     IterableValidationError,
     IterableValidationNote,
 )
+from cattrs.cols import homogenous_tuple_structure_factory, list_structure_factory
 from cattrs.gen import make_dict_structure_fn
 
 from ganaug.errors import Problem
@@ -118,6 +119,51 @@ def _component_ref(value: Any, _: type) -> Any:
     return ComponentRef(name, raw)
 
 
+def _strict_sequence(converter: cattrs.Converter) -> Any:
+    """Lists (and tuples) only from TOML arrays: a string is not a list of characters."""
+
+    def factory(tp: Any) -> Any:
+        origin = typing.get_origin(tp)
+        if origin is tuple and not (len(typing.get_args(tp)) == 2 and typing.get_args(tp)[1] is ...):
+            base = _fixed_tuple(converter, typing.get_args(tp))
+        elif origin is tuple:
+            base = homogenous_tuple_structure_factory(tp, converter)
+        else:
+            base = list_structure_factory(tp, converter)
+
+        def structure(value: Any, _: type) -> Any:
+            if not isinstance(value, list | tuple):
+                raise TypeError(f"expected an array, got {describe(value)}")
+            return base(value, tp)
+
+        return structure
+
+    return factory
+
+
+def _fixed_tuple(converter: cattrs.Converter, types: tuple[Any, ...]) -> Any:
+    def structure(value: Any, _: type) -> tuple[Any, ...]:
+        if len(value) != len(types):
+            raise ValueError(f"expected an array of {len(types)} values, got {len(value)}")
+        errors: list[Exception] = []
+        items: list[Any] = []
+        for i, (item, tp) in enumerate(zip(value, types, strict=True)):
+            try:
+                items.append(converter.structure(item, tp))
+            except Exception as exc:
+                exc.__notes__ = [IterableValidationNote(f"index {i}", i, tp)]
+                errors.append(exc)
+        if errors:
+            raise IterableValidationError("While structuring a tuple", errors, tuple)
+        return tuple(items)
+
+    return structure
+
+
+def _is_sequence_type(tp: Any) -> bool:
+    return typing.get_origin(tp) in (list, tuple) or tp in (list, tuple)
+
+
 def make_converter() -> cattrs.Converter:
     """The converter used for recipes and every plugin's options class."""
     converter = cattrs.Converter(forbid_extra_keys=True, detailed_validation=True)
@@ -128,6 +174,7 @@ def make_converter() -> cattrs.Converter:
     converter.register_structure_hook(Path, _path)
     converter.register_unstructure_hook(Path, str)
     converter.register_structure_hook_factory(_is_literal, _literal_hook)
+    converter.register_structure_hook_factory(_is_sequence_type, _strict_sequence(converter))
     from ganaug.recipe.schema import ComponentRef
 
     converter.register_structure_hook(ComponentRef, _component_ref)

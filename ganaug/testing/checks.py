@@ -1,0 +1,196 @@
+"""Contract checks per component kind: what the engine and the stages rely on, asserted."""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import attrs
+import tomli_w
+import torch
+from torch import Tensor, nn
+
+from ganaug.errors import RecipeError
+from ganaug.interfaces import DataBundle, ImageSpec, SearchResult
+from ganaug.plugins import PluginHost
+from ganaug.recipe.convert import make_converter, structure
+from ganaug.recipe.schema import ComponentRef
+from ganaug.registry import Registry
+from ganaug.testing.tiny import MEDIUM, NET, SMALL, TinyDiscriminator, TinyGenerator, tiny_images
+
+
+def _expect(condition: bool, message: str) -> None:
+    """Like ``assert``, but kept under ``python -O``."""
+    if not condition:
+        raise AssertionError(message)
+
+
+def _finite(tensor: Tensor, what: str) -> None:
+    _expect(bool(torch.isfinite(tensor).all()), f"{what} has NaN or inf values")
+
+
+def check_options(options_cls: type, table: dict[str, Any] | None = None) -> Any:
+    """The options class is attrs, structures from ``table`` (default: ``{}``, all defaults)
+    with the strict recipe converter, and unstructures to TOML-writable data."""
+    _expect(attrs.has(options_cls), f"{options_cls!r} is not an attrs class")
+    converter = make_converter()
+    options, problems = structure(converter, dict(table or {}), options_cls, options_cls.__name__)
+    _expect(options is not None, f"{options_cls.__name__} does not structure: {problems}")
+    tomli_w.dumps({"options": _drop_none(converter.unstructure(options))})
+    return options
+
+
+def _drop_none(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _drop_none(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list | tuple):
+        return [_drop_none(v) for v in value if v is not None]
+    return value
+
+
+def _batch(image: ImageSpec, n: int, seed: int) -> Tensor:
+    return tiny_images(n, ("x",), image.size, image.channels, seed).images
+
+
+def check_generator(generator: Any, image: ImageSpec, batch: int = 3, seed: int = 0) -> Tensor:
+    """An ``nn.Module`` with ``latent_dim`` and ``conditional``, giving ``[N, C, H, W]`` in [-1, 1]."""
+    _expect(isinstance(generator, nn.Module), "a generator must be an nn.Module")
+    _expect(isinstance(generator.latent_dim, int) and generator.latent_dim > 0, "latent_dim: positive int")
+    _expect(isinstance(generator.conditional, bool), "conditional must be a bool")
+    z = torch.randn(batch, generator.latent_dim, generator=torch.Generator().manual_seed(seed))
+    x = _batch(image, batch, seed) if generator.conditional else None
+    was_training = generator.training
+    generator.eval()
+    with torch.no_grad():
+        out = generator(z, x)
+    generator.train(was_training)
+    _expect(tuple(out.shape) == (batch, *image.shape), f"generator output {tuple(out.shape)}")
+    _expect(out.dtype == torch.float32, f"generator output dtype {out.dtype}, expected float32")
+    _finite(out, "generator output")
+    _expect(float(out.abs().max()) <= 1.0 + 1e-5, "generator output leaves [-1, 1]")
+    return out
+
+
+def check_discriminator(discriminator: Any, image: ImageSpec, batch: int = 3, seed: int = 0) -> tuple:
+    """An ``nn.Module`` returning ``(logits[N], features[N, ...])`` with gradients to its input."""
+    _expect(isinstance(discriminator, nn.Module), "a discriminator must be an nn.Module")
+    x = _batch(image, batch, seed).requires_grad_(True)
+    out = discriminator(x)
+    _expect(isinstance(out, tuple) and len(out) == 2, "discriminator must return (logits, features)")
+    logits, features = out
+    _expect(tuple(logits.shape) == (batch,), f"logits shape {tuple(logits.shape)}, expected ({batch},)")
+    _expect(isinstance(features, Tensor) and features.shape[0] == batch, "features must be [N, ...]")
+    _finite(logits, "logits")
+    logits.sum().backward()
+    discriminator.zero_grad(set_to_none=True)
+    _expect(x.grad is not None and bool(x.grad.abs().sum() > 0), "no gradient reaches the input image")
+    return logits.detach(), features.detach()
+
+
+def check_gan_loss(
+    loss: Any, discriminator: nn.Module | None = None, image: ImageSpec = SMALL, batch: int = 4
+) -> dict[str, Tensor]:
+    """Scalar D loss, per-sample G loss ``[N]``, and (if present) a scalar penalty that trains D."""
+    gen = torch.Generator().manual_seed(0)
+    real = torch.randn(batch, generator=gen).requires_grad_(True)
+    fake = torch.randn(batch, generator=gen).requires_grad_(True)
+    d_loss = loss.discriminator_loss(real, fake)
+    _expect(isinstance(d_loss, Tensor) and d_loss.ndim == 0, "discriminator_loss must be a scalar")
+    _finite(d_loss, "discriminator_loss")
+    d_loss.backward()
+    _expect(real.grad is not None and fake.grad is not None, "discriminator_loss has no gradient")
+    g_loss = loss.generator_loss(fake.detach().requires_grad_(True))
+    _expect(tuple(g_loss.shape) == (batch,), f"generator_loss shape {tuple(g_loss.shape)}, expected [N]")
+    _finite(g_loss, "generator_loss")
+    found = {"discriminator_loss": d_loss.detach(), "generator_loss": g_loss.detach()}
+    if callable(getattr(loss, "discriminator_penalty", None)):
+        critic = discriminator or TinyDiscriminator(NET, image)
+        penalty = loss.discriminator_penalty(critic, _batch(image, batch, 1), _batch(image, batch, 2))
+        _expect(isinstance(penalty, Tensor) and penalty.ndim == 0, "discriminator_penalty must be a scalar")
+        _finite(penalty, "discriminator_penalty")
+        critic.zero_grad()
+        penalty.backward()
+        grads = [p.grad for p in critic.parameters() if p.grad is not None]
+        _expect(bool(grads), "discriminator_penalty does not reach the discriminator's parameters")
+        found["discriminator_penalty"] = penalty.detach()
+    return found
+
+
+def check_loss_weighter(weighter: Any, image: ImageSpec = SMALL, batch: int = 4) -> Tensor:
+    """``weights(real, fake)`` gives finite, non-negative weights of shape ``[N]``."""
+    weights = weighter.weights(_batch(image, batch, 1), _batch(image, batch, 2))
+    _expect(tuple(weights.shape) == (batch,), f"weights shape {tuple(weights.shape)}, expected [N]")
+    _finite(weights, "weights")
+    _expect(bool((weights >= 0).all()), "weights must not be negative")
+    return weights
+
+
+def check_latent_searcher(searcher: Any, image: ImageSpec = SMALL, batch: int = 3) -> SearchResult:
+    """``search`` on tiny networks returns a :class:`SearchResult` with one row per query."""
+    generator, discriminator = TinyGenerator(image=image).eval(), TinyDiscriminator(image=image).eval()
+    result = searcher.search(generator, discriminator, _batch(image, batch, 3), seed=0)
+    _expect(isinstance(result, SearchResult), "search must return a SearchResult")
+    for field in attrs.fields(SearchResult):
+        value = getattr(result, field.name)
+        dim = 1 if field.name == "loss_history" else 0
+        _expect(value.shape[dim] == batch, f"SearchResult.{field.name} has {value.shape[dim]} rows")
+    _expect(tuple(result.generated.shape) == (batch, *image.shape), "generated images have the wrong shape")
+    _finite(result.score, "SearchResult.score")
+    return result
+
+
+def check_data_source(source: Any, seed: int = 0) -> DataBundle:
+    """``load`` gives a :class:`DataBundle` of float32 ``[N, C, H, W]`` images in [-1, 1]
+    whose splits and classes agree with ``declared_splits``/``declared_classes`` when given."""
+    from ganaug.context import DataContext
+
+    with tempfile.TemporaryDirectory() as folder:
+        ctx = DataContext(seed, Path(folder) / "cache", Path(folder) / "report", logging.getLogger("test"))
+        bundle = source.load(ctx)
+    _expect(isinstance(bundle, DataBundle), "load must return a DataBundle")
+    for name, images in bundle.splits.items():
+        _expect(
+            images.images.ndim == 4 and images.images.dtype == torch.float32, f"split {name}: dtype/shape"
+        )
+        _expect(float(images.images.abs().max()) <= 1.0 + 1e-5, f"split {name}: images leave [-1, 1]")
+        _expect(images.classes == bundle.classes, f"split {name}: class list differs from the bundle's")
+    for method, got in (("declared_splits", set(bundle.splits)), ("declared_classes", set(bundle.classes))):
+        declared = getattr(source, method, lambda: None)()
+        _expect(declared is None or set(declared) == got, f"{method}() says {declared}, load gave {got}")
+    return bundle
+
+
+_CHECKS = {
+    "generators": check_generator,
+    "discriminators": check_discriminator,
+    "gan_losses": check_gan_loss,
+    "loss_weighters": check_loss_weighter,
+    "latent_searchers": check_latent_searcher,
+}
+
+
+def check_component(
+    host: PluginHost | Registry,
+    kind: str,
+    name: str,
+    table: dict[str, Any] | None = None,
+    image: ImageSpec = MEDIUM,
+) -> Any:
+    """Resolve ``table`` (default: all defaults) as the recipe would, build the component and
+    run its kind's contract check; returns the built component."""
+    from ganaug.recipe.resolve import Scope, resolve_component
+
+    registry = host.registry if isinstance(host, PluginHost) else host
+    scope = Scope(registry, make_converter(), {}, None, None)
+    ref = resolve_component(ComponentRef(name, dict(table or {})), kind, f"{kind}.{name}", scope)
+    if ref is None or scope.problems:
+        raise RecipeError(scope.problems, f"check_component({kind!r}, {name!r})")
+    context = {"image": image} if kind in ("generators", "discriminators") else {}
+    built = registry.get(kind, name).build(ref.options, **context)
+    if kind == "data_sources":
+        check_data_source(built)
+    elif kind in _CHECKS:
+        _CHECKS[kind](built, image)
+    return built
