@@ -43,7 +43,9 @@ def test_plugins_lists_builtins_entry_points_and_failures(with_core_plugin: Path
     result = CliRunner().invoke(cli, ["plugins"])
     assert result.exit_code == 0
     assert "builtin:stages" in result.output and "stages: augment, evaluate, train" in result.output
-    assert "core-test" in result.output and "9.9" in result.output and "data_sources: numbers" in result.output
+    assert (
+        "core-test" in result.output and "9.9" in result.output and "data_sources: numbers" in result.output
+    )
     assert "broken-test" in result.output and "does_not_exist" in result.output
 
 
@@ -75,12 +77,23 @@ def test_debug_shows_the_exception(with_core_plugin: Path) -> None:
 def test_run_quiet_writes_a_run_dir(with_core_plugin: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     result = CliRunner().invoke(
-        cli, ["run", str(with_core_plugin), "--out", str(out), "--quiet", "--device", "cpu", "--set", "run.seed=4"]
+        cli,
+        [
+            "run",
+            str(with_core_plugin),
+            "--out",
+            str(out),
+            "--quiet",
+            "--device",
+            "cpu",
+            "--set",
+            "run.seed=4",
+        ],
     )
     assert result.exit_code == 0, result.output
     assert result.output.strip().endswith(str(out))
     assert (out / "m" / "mean.json").exists()
-    assert 'seed = 4' in (out / "recipe.toml").read_text()
+    assert "seed = 4" in (out / "recipe.toml").read_text()
 
 
 def test_run_refusal_is_a_clean_error(with_core_plugin: Path, tmp_path: Path) -> None:

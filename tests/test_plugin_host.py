@@ -15,7 +15,9 @@ from ganaug.registry import NoOptions, Registry
 from tests.core_plugin import CorePlugin
 
 
-def fake_distribution(site: Path, dist: str, version: str, entry_points: dict[str, str], modules: dict[str, str]) -> None:
+def fake_distribution(
+    site: Path, dist: str, version: str, entry_points: dict[str, str], modules: dict[str, str]
+) -> None:
     """Write an installed-looking distribution (dist-info + modules) into ``site``."""
     info = site / f"{dist}-{version}.dist-info"
     info.mkdir(parents=True)
@@ -99,7 +101,9 @@ def test_duplicate_names_name_both_plugins() -> None:
         def register_data_sources(self, register):
             register("numbers", object)
 
-    host = make_plugin_host(builtins=(), entry_points=False, extra=[("core", CorePlugin()), ("again", Again())])
+    host = make_plugin_host(
+        builtins=(), entry_points=False, extra=[("core", CorePlugin()), ("again", Again())]
+    )
     with pytest.raises(PluginError) as info:
         _ = host.registry
     assert "'core'" in str(info.value) and "'again'" in str(info.value)

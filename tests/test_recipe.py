@@ -73,7 +73,11 @@ def test_not_toml() -> None:
         ({"stages__0__epochz": 3}, "stages[0].epochz", "unknown option"),
         ({"stages__0__weighter": {"name": "whisper"}}, "stages[0].weighter.name", "known: shout"),
         ({"stages__0__weighter": {"loud": 1}}, "stages[0].weighter", "'name'"),
-        ({"stages__0__weighter": {"name": "shout", "loud": "yes"}}, "stages[0].weighter.loud", "true or false"),
+        (
+            {"stages__0__weighter": {"name": "shout", "loud": "yes"}},
+            "stages[0].weighter.loud",
+            "true or false",
+        ),
         ({"stages__0__weighter": 5}, "stages[0].weighter", "component name"),
         ({"stages__0__data": {"split": "val"}}, "stages[0].data.split", "unknown split 'val'"),
         ({"stages__0__data": {"classes": ["c"]}}, "stages[0].data.classes[0]", "unknown class 'c'"),
@@ -118,7 +122,9 @@ def test_overrides_by_stage_name_and_index() -> None:
     )
     assert recipe.stage("m").options.steps == 7
     assert recipe.run.seed == 9
-    recipe = parse_recipe(RECIPE, registry=REGISTRY, overrides=('stages.m.weighter={name="shout", loud=true}',))
+    recipe = parse_recipe(
+        RECIPE, registry=REGISTRY, overrides=('stages.m.weighter={name="shout", loud=true}',)
+    )
     assert recipe.stage("m").options.weighter.options.loud is True
 
 
