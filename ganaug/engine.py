@@ -17,7 +17,7 @@ import attrs
 from ganaug import io
 from ganaug.context import DataContext, StageContext
 from ganaug.device import resolve_device, seed_everything
-from ganaug.errors import GanaugError, RunDirError
+from ganaug.errors import GanaugError, RunDirError, RunInterrupted
 from ganaug.interfaces import DataBundle, StageOutput
 from ganaug.plugins import PluginHost, make_plugin_host
 from ganaug.progress import Progress
@@ -77,6 +77,14 @@ def run_recipe(
     try:
         with run_dir.lock():
             return _execute(recipe, run_dir, resolved, digest, device, progress, host, log, resume)
+    except KeyboardInterrupt:
+        source = recipe.source if recipe.source and not recipe.source.startswith("<") else "RECIPE"
+        message = (
+            f"interrupted; finished stages and the last checkpoint are kept in {run_dir.path}. "
+            f"Resume with: ganaug run {source} --resume {run_dir.path}"
+        )
+        log.warning("%s", message)
+        raise RunInterrupted(message) from None
     except GanaugError as exc:
         log.error("%s", exc)
         raise
@@ -100,9 +108,29 @@ def _open_run_dir(recipe: Recipe, out: Path | None, resume: Path | None, digest:
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
         if any(p for p in out.iterdir() if p.name != ".lock"):
-            raise RunDirError(f"{out} is not empty; use --resume {out} or another --out")
+            hint = _unfinished_hint(RunDir(out), digest)
+            raise RunDirError(f"{out} is not empty{hint}; use --resume {out} or another --out")
         return RunDir(out)
-    return RunDir.new(Path(recipe.run.output_dir), recipe.run.name)
+    output_dir = Path(recipe.run.output_dir)
+    for earlier in sorted(output_dir.glob(f"{recipe.run.name}-*"), reverse=True):
+        if _unfinished_hint(RunDir(earlier), digest):
+            logging.getLogger(LOGGER).warning(
+                "%s holds an unfinished run of this same recipe; to continue it instead, "
+                "run again with --resume %s",
+                earlier,
+                earlier,
+            )
+            break
+    return RunDir.new(output_dir, recipe.run.name)
+
+
+def _unfinished_hint(run_dir: RunDir, digest: str) -> str:
+    """' (it holds an unfinished run of this recipe: ...)' when that is so, else ''."""
+    manifest = run_dir.read_manifest()
+    if not manifest or manifest.get("finished") or manifest.get("recipe_hash") != digest:
+        return ""
+    done = [name for name in manifest.get("stages", {}) if run_dir.is_done(name)]
+    return f" (it holds an unfinished run of this recipe; stages done: {', '.join(done) or 'none'})"
 
 
 def _execute(

@@ -63,3 +63,9 @@ class CheckpointError(GanaugError):
     """A checkpoint is missing, corrupt, or not in a format that is safe to load."""
 
     exit_code = 6
+
+
+class RunInterrupted(GanaugError):
+    """The user interrupted a run (Ctrl-C); what was checkpointed can be resumed."""
+
+    exit_code = 130
