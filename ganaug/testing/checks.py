@@ -192,5 +192,5 @@ def check_component(
     if kind == "data_sources":
         check_data_source(built)
     elif kind in _CHECKS:
-        _CHECKS[kind](built, image)
+        _CHECKS[kind](built, image=image)
     return built

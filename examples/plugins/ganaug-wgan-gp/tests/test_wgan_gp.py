@@ -1,0 +1,90 @@
+"""Tests of the WGAN-GP loss, written with ganaug.testing as any plugin author would."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from ganaug_wgan_gp import WganGp, WganGpOptions
+from ganaug_wgan_gp import plugin as wgan_plugin
+from torch import Tensor, nn
+
+from ganaug.errors import RecipeError
+from ganaug.interfaces import ImageSpec
+from ganaug.testing import TinyDiscriminator, check_component, check_gan_loss, plugin_host
+
+
+class LinearCritic(nn.Module):
+    """``D(x) = <w, x>``: its input gradient is ``w`` everywhere, so the penalty is exact."""
+
+    def __init__(self, weight: Tensor) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(weight)
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        features = x.flatten(1)
+        return features @ self.weight.flatten(), features
+
+
+@pytest.fixture
+def host():
+    return plugin_host(wgan_plugin, builtins=False)
+
+
+def test_registered_and_meets_the_gan_loss_contract(host) -> None:
+    assert host.registry.names("gan_losses") == ["wgan-gp"]
+    loss = check_component(host, "gan_losses", "wgan-gp")
+    assert isinstance(loss, WganGp)
+    assert loss.options == WganGpOptions(gp_weight=10.0, seed=0)
+
+
+def test_critic_and_generator_losses() -> None:
+    loss = WganGp(WganGpOptions())
+    real, fake = torch.tensor([1.0, 2.0, 3.0]), torch.tensor([0.0, 0.0, 3.0])
+    assert float(loss.discriminator_loss(real, fake)) == pytest.approx(1.0 - 2.0)
+    assert torch.equal(loss.generator_loss(fake), -fake)
+
+
+@pytest.mark.parametrize(("norm", "weight"), [(3.0, 10.0), (1.0, 10.0), (0.5, 2.0)])
+def test_penalty_is_exact_on_a_linear_critic(norm: float, weight: float) -> None:
+    direction = torch.ones(1, 4, 4)
+    critic = LinearCritic(direction / direction.norm() * norm)
+    real, fake = torch.rand(5, 1, 4, 4), torch.rand(5, 1, 4, 4)
+    penalty = WganGp(WganGpOptions(gp_weight=weight)).discriminator_penalty(critic, real, fake)
+    assert float(penalty.detach()) == pytest.approx(weight * (norm - 1) ** 2, rel=1e-5, abs=1e-6)
+
+
+def test_penalty_trains_the_critic_and_not_the_images() -> None:
+    image = ImageSpec(1, 8)
+    critic = TinyDiscriminator(image=image)
+    real = torch.rand(4, *image.shape) * 2 - 1
+    fake = (torch.rand(4, *image.shape) * 2 - 1).requires_grad_(True)
+    penalty = WganGp(WganGpOptions()).discriminator_penalty(critic, real, fake)
+    penalty.backward()
+    first_layer = critic.features[1].weight
+    assert first_layer.grad is not None and float(first_layer.grad.abs().sum()) > 0
+    assert fake.grad is None  # the generator is not trained through the penalty
+    assert check_gan_loss(WganGp(WganGpOptions()), critic, image)["discriminator_penalty"] >= 0
+
+
+def test_interpolates_follow_the_seed() -> None:
+    image = ImageSpec(1, 8)
+    critic = TinyDiscriminator(image=image)
+    real, fake = -torch.ones(6, *image.shape), torch.ones(6, *image.shape)
+
+    def penalties(seed: int) -> list[float]:
+        loss = WganGp(WganGpOptions(seed=seed))
+        return [float(loss.discriminator_penalty(critic, real, fake).detach()) for _ in range(3)]
+
+    assert penalties(1) == penalties(1)
+    assert penalties(1) != penalties(2)
+    assert len(set(penalties(1))) == 3  # a fresh draw each call, not one fixed interpolate
+
+
+@pytest.mark.parametrize(
+    ("table", "path"),
+    [({"gp_weight": -1.0}, "gp_weight"), ({"gp_weight": "10"}, "gp_weight"), ({"sed": 3}, "sed")],
+)
+def test_options_are_checked_with_their_recipe_path(host, table: dict, path: str) -> None:
+    with pytest.raises(RecipeError) as caught:
+        check_component(host, "gan_losses", "wgan-gp", table)
+    assert [problem.path for problem in caught.value.problems] == [f"gan_losses.wgan-gp.{path}"]
