@@ -87,10 +87,15 @@ def run(
     host = make_plugin_host()
     _warn_failures(host, console)
     loaded = load_recipe(recipe, overrides=overrides, registry=host.registry)
-    with console_session(console, quiet) as progress:
-        result = run_recipe(
-            loaded, out=out, device=device, progress=progress, host=host, resume=resume, force=force
-        )
+    from ganaug import distributed
+
+    try:
+        with console_session(console, quiet) as progress:
+            result = run_recipe(
+                loaded, out=out, device=device, progress=progress, host=host, resume=resume, force=force
+            )
+    finally:
+        distributed.shutdown()
     console.print(f"[bold green]done:[/] {result.run_dir}")
     report = result.run_dir / "report.md"
     if report.exists() and not quiet:

@@ -9,6 +9,7 @@ from typing import Any
 import attrs
 import torch
 
+from ganaug.distributed import World
 from ganaug.errors import DataError
 from ganaug.interfaces import DataBundle, ImageSet, StageOutput
 from ganaug.progress import Progress
@@ -42,6 +43,7 @@ class StageContext:
     log: logging.Logger
     progress: Progress = attrs.Factory(Progress)
     resume: bool = False
+    world: World = attrs.Factory(World)
 
     @property
     def seed(self) -> int:

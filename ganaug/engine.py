@@ -6,6 +6,7 @@ registry, exactly as third-party plugins do.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
@@ -13,8 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import attrs
+import torch
 
-from ganaug import io
+from ganaug import distributed, io
 from ganaug.context import DataContext, StageContext
 from ganaug.device import resolve_device, seed_everything
 from ganaug.errors import GanaugError, RunDirError, RunInterrupted
@@ -64,19 +66,29 @@ def run_recipe(
     resume: Path | None = None,
     force: bool = False,
 ) -> RunResult:
-    """Run every stage of ``recipe``; return the run directory and the stages' outputs."""
+    """Run every stage of ``recipe``; return the run directory and the stages' outputs.
+
+    Under ``torchrun`` every rank calls this; rank 0 owns the run directory and writes all files.
+    """
     host = host or make_plugin_host()
     progress = progress or Progress()
     resolved = recipe_to_dict(recipe)
     digest = recipe_hash(resolved)
-    run_dir = _open_run_dir(recipe, out, resume, digest, force)
+    world = distributed.world_from_env()
+    torch_device = distributed.device_for(world, resolve_device(device or recipe.run.device))
+    distributed.init(world, torch_device)
+    io.set_writes_enabled(world.is_main)
+    run_dir = _shared_run_dir(world, recipe, out, resume, digest, force)
     log = logging.getLogger(LOGGER)
     log.setLevel(logging.INFO)
-    handler = _file_log(run_dir.path)
+    handler = _file_log(run_dir.path) if world.is_main else logging.NullHandler()
     log.addHandler(handler)
     try:
-        with run_dir.lock():
-            return _execute(recipe, run_dir, resolved, digest, device, progress, host, log, resume)
+        with run_dir.lock() if world.is_main else contextlib.nullcontext():
+            session = Session(
+                recipe, run_dir, resolved, digest, torch_device, progress, host, log, resume, world
+            )
+            return _execute(session)
     except KeyboardInterrupt:
         source = recipe.source if recipe.source and not recipe.source.startswith("<") else "RECIPE"
         message = (
@@ -91,6 +103,25 @@ def run_recipe(
     finally:
         log.removeHandler(handler)
         handler.close()
+        io.set_writes_enabled(True)
+
+
+def _shared_run_dir(
+    world: distributed.World, recipe: Recipe, out: Path | None, resume: Path | None, digest: str, force: bool
+) -> RunDir:
+    """Rank 0 opens (or refuses) the run directory; every other rank gets the same answer."""
+    answer: tuple[str, str]
+    if world.is_main:
+        try:
+            answer = ("ok", str(_open_run_dir(recipe, out, resume, digest, force).path))
+        except RunDirError as exc:
+            answer = ("error", str(exc))
+            world.broadcast(answer)
+            raise
+    answer = world.broadcast(answer if world.is_main else ("", ""))
+    if answer[0] == "error":
+        raise RunDirError(answer[1])
+    return RunDir(Path(answer[1]))
 
 
 def _open_run_dir(recipe: Recipe, out: Path | None, resume: Path | None, digest: str, force: bool) -> RunDir:
@@ -133,24 +164,33 @@ def _unfinished_hint(run_dir: RunDir, digest: str) -> str:
     return f" (it holds an unfinished run of this recipe; stages done: {', '.join(done) or 'none'})"
 
 
-def _execute(
-    recipe: Recipe,
-    run_dir: RunDir,
-    resolved: dict[str, Any],
-    digest: str,
-    device_name: str | None,
-    progress: Progress,
-    host: PluginHost,
-    log: logging.Logger,
-    resume: Path | None,
-) -> RunResult:
-    device = resolve_device(device_name or recipe.run.device)
+@attrs.frozen
+class Session:
+    """Everything one run's execution needs, gathered once by :func:`run_recipe`."""
+
+    recipe: Recipe
+    run_dir: RunDir
+    resolved: dict[str, Any]
+    digest: str
+    device: torch.device
+    progress: Progress
+    host: PluginHost
+    log: logging.Logger
+    resume: Path | None
+    world: distributed.World
+
+
+def _execute(session: Session) -> RunResult:
+    recipe, run_dir, resolved, digest = session.recipe, session.run_dir, session.resolved, session.digest
+    device, progress, host, log = session.device, session.progress, session.host, session.log
+    resume, world = session.resume, session.world
     seed_everything(recipe.run.seed, recipe.run.deterministic)
     manifest = run_dir.read_manifest() if resume else None
     manifest = manifest or {
         "recipe_hash": digest,
         "seed": recipe.run.seed,
         "device": str(device),
+        "world_size": world.size,
         "started": now(),
         "versions": environment_versions([attrs.asdict(p) for p in host.loaded]),
         "stages": {},
@@ -173,8 +213,9 @@ def _execute(
             outputs=outputs,
             registry=host.registry,
             log=log.getChild(spec.name),
-            progress=progress,
+            progress=progress if world.is_main else Progress(),
             resume=resume is not None,
+            world=world,
         )
         seed_everything(recipe.run.seed + _stage_offset(spec.name), recipe.run.deterministic)
         if resume is not None and run_dir.is_done(spec.name):

@@ -13,6 +13,17 @@ from typing import Any
 
 from ganaug.errors import RunDirError
 
+_writes = {"enabled": True}
+
+
+def set_writes_enabled(enabled: bool) -> None:
+    """Off on every rank but 0 of a distributed run: only rank 0 writes run outputs."""
+    _writes["enabled"] = enabled
+
+
+def writes_enabled() -> bool:
+    return _writes["enabled"]
+
 
 def _fsync_dir(directory: Path) -> None:
     with contextlib.suppress(OSError):  # not every filesystem lets a directory be opened
@@ -31,6 +42,10 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     disk is reported as :class:`RunDirError` naming the file.
     """
     final = Path(path)
+    if not _writes["enabled"]:
+        with tempfile.TemporaryDirectory(prefix="ganaug-discard-") as scratch:
+            yield Path(scratch) / final.name
+        return
     final.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
     os.close(fd)
