@@ -14,6 +14,7 @@ from rich.text import Text
 
 from ganaug import __version__
 from ganaug.errors import GanaugError, RecipeError
+from ganaug.scaffold import new_plugin
 
 
 def _console(quiet: bool = False) -> Console:
@@ -147,6 +148,9 @@ def _warn_failures(host: Any, console: Console) -> None:
         console.print(
             f"[yellow]warning:[/] plugin {failure.name!r} not loaded: {failure.reason}", markup=True
         )
+
+
+cli.add_command(new_plugin)
 
 
 def main() -> None:
