@@ -15,7 +15,8 @@ from ganaug.context import DataContext
 
 def data_context(tmp: Path, seed: int = 0) -> DataContext:
     """A DataContext whose cache and report folders live under ``tmp``."""
-    return DataContext(seed=seed, cache_dir=tmp / "cache", report_dir=tmp / "report", log=logging.getLogger("t"))
+    log = logging.getLogger("t")
+    return DataContext(seed=seed, cache_dir=tmp / "cache", report_dir=tmp / "report", log=log)
 
 
 def gray_image(path: Path, value: int, size: tuple[int, int] = (24, 18), fmt: str | None = None) -> Path:
@@ -48,12 +49,10 @@ def tree(root: Path, counts: dict[str, dict[str, int]], ext: str = ".png") -> Pa
 def truncated_jpeg(path: Path) -> Path:
     """A JPEG cut in half: Pillow opens it but cannot decode it."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    full = path.with_suffix(".full.tmp")
-    noise_image(full, 7, (64, 64))
-    Image.open(full).save(path, format="JPEG", quality=95)
+    rng = np.random.default_rng(7)
+    Image.fromarray(rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)).save(path, format="JPEG", quality=95)
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2])
-    full.unlink()
     return path
 
 

@@ -105,6 +105,7 @@ def test_interleave_mixes_classes_but_keeps_each_class_order_whatever_else_is_th
 # ---- properties over user-written split tables --------------------------------------------------
 
 CLASSES = ["A", "B", "C", "D"]
+SPLITS = ["train", "test", "holdout"]
 value = st.one_of(st.integers(0, 12), st.floats(0.05, 1.0), st.just("rest"))
 
 
@@ -112,10 +113,9 @@ value = st.one_of(st.integers(0, 12), st.floats(0.05, 1.0), st.just("rest"))
 def case(draw: st.DrawFn) -> tuple[dict[str, int], dict[str, dict[str, Any]]]:
     names = draw(st.lists(st.sampled_from(CLASSES), min_size=1, max_size=4, unique=True))
     sizes = {c: draw(st.integers(0, 25)) for c in names}
-    splits = draw(st.lists(st.sampled_from(["train", "test", "holdout"]), min_size=1, max_size=3, unique=True))
-    table = {
-        s: draw(st.dictionaries(st.sampled_from(names), value, min_size=1, max_size=len(names))) for s in splits
-    }
+    splits = draw(st.lists(st.sampled_from(SPLITS), min_size=1, max_size=3, unique=True))
+    per_class = st.dictionaries(st.sampled_from(names), value, min_size=1, max_size=len(names))
+    table = {s: draw(per_class) for s in splits}
     assume(not split_problems(table))
     return sizes, table
 

@@ -136,11 +136,11 @@ def fit(img: Image.Image, prep: Preprocess) -> Image.Image:
         return img
     if prep.resize == "stretch" or w == h:
         return img.resize((size, size), _RESAMPLE, reducing_gap=3.0)
-    if prep.resize == "crop":
+    if prep.resize == "crop":  # crop first, so no pixel outside the square bleeds in
         side = min(w, h)
-        left, top = (w - side) / 2, (h - side) / 2
-        box = (left, top, left + side, top + side)
-        return img.resize((size, size), _RESAMPLE, box=box, reducing_gap=3.0)
+        left, top = (w - side) // 2, (h - side) // 2
+        square = img.crop((left, top, left + side, top + side))
+        return square.resize((size, size), _RESAMPLE, reducing_gap=3.0)
     scale = size / max(w, h)
     inner = (max(1, round(w * scale)), max(1, round(h * scale)))
     canvas = Image.new(img.mode, (size, size), 0)
