@@ -1,6 +1,6 @@
 """``ganaug new-plugin NAME``: write a working plugin package to start a third-party plugin from.
 
-The skeleton (from ``ganaug/templates/plugin``) has a pyproject with the ``ganaug`` entry
+The skeleton (from ``ganaug/templates``) has a pyproject with the ``ganaug`` entry
 point, a loss weighter with its attrs options class, a README and passing tests that use
 :mod:`ganaug.testing`.
 """
@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 import string
 from importlib.resources import files
-from importlib.resources.abc import Traversable
 from pathlib import Path
 
 import click
@@ -19,7 +18,16 @@ from ganaug import __version__
 
 NAME = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 PREFIX = "ganaug-"
-TEMPLATE_SUFFIX = ".tmpl"
+
+#: Skeleton file (``{package}`` filled in) -> its template in ``ganaug/templates``.
+FILES: dict[str, str] = {
+    "pyproject.toml": "pyproject.toml.tmpl",
+    "README.md": "README.md.tmpl",
+    "src/{package}/__init__.py": "package_init.py.tmpl",
+    "src/{package}/plugin.py": "package_plugin.py.tmpl",
+    "src/{package}/weighter.py": "package_weighter.py.tmpl",
+    "tests/test_plugin.py": "tests_test_plugin.py.tmpl",
+}
 
 
 def names_for(name: str) -> dict[str, str]:
@@ -40,18 +48,6 @@ def names_for(name: str) -> dict[str, str]:
     }
 
 
-def _templates(root: Traversable, prefix: str = "") -> list[tuple[str, Traversable]]:
-    """Every template file below ``root`` with its path relative to ``root``."""
-    found: list[tuple[str, Traversable]] = []
-    for entry in sorted(root.iterdir(), key=lambda e: e.name):
-        relative = f"{prefix}{entry.name}"
-        if entry.is_dir():
-            found += _templates(entry, relative + "/")
-        elif entry.name.endswith(TEMPLATE_SUFFIX):
-            found.append((relative.removesuffix(TEMPLATE_SUFFIX), entry))
-    return found
-
-
 def scaffold(name: str, parent: Path) -> list[Path]:
     """Write the plugin skeleton into ``parent/<distribution name>``; return the files written.
 
@@ -61,14 +57,13 @@ def scaffold(name: str, parent: Path) -> list[Path]:
     target = Path(parent) / values["dist"]
     if target.exists() and any(target.iterdir()):
         raise FileExistsError(f"{target} exists and is not empty")
+    templates = files("ganaug.templates")
     written: list[Path] = []
-    for relative, template in _templates(files("ganaug") / "templates" / "plugin"):
-        parts = relative.split("/")
-        if parts[0] == "package":
-            parts = ["src", values["package"], *parts[1:]]
-        path = target.joinpath(*parts)
+    for relative, template in FILES.items():
+        path = target / relative.format(**values)
+        text = templates.joinpath(template).read_text(encoding="utf-8")
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(string.Template(template.read_text(encoding="utf-8")).substitute(values))
+        path.write_text(string.Template(text).substitute(values), encoding="utf-8")
         written.append(path)
     return written
 
