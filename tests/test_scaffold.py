@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from ganaug.cli import cli
-from ganaug.scaffold import names_for, scaffold
+from ganaug.scaffold import FILES, names_for, scaffold
 from ganaug.testing import check_component, plugin_host
 
 
@@ -36,6 +36,11 @@ def test_names_derived_from_the_plugin_name() -> None:
         "ganaug_edge_gap",
         "EdgeGap",
     )
+
+
+def test_every_template_is_written_and_every_file_has_a_template() -> None:
+    folder = Path(importlib.import_module("ganaug.templates").__file__).parent
+    assert {p.name for p in folder.glob("*.tmpl")} == set(FILES.values())
 
 
 @pytest.mark.parametrize("bad", ["Edge", "edge gap", "1edge", "edge-", "edge--gap", "ganaug-", "e_g"])
