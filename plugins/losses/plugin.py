@@ -1,3 +1,54 @@
-"""Registers the built-in losses components (placeholder until implemented)."""
+"""Registers the built-in GAN losses: ``least-squares`` (the paper's MSE) and ``bce``."""
 
 from __future__ import annotations
+
+import attrs
+
+from ganaug.hookspecs import Register, hookimpl
+from ganaug_plugins.losses.gan import BceLoss, LeastSquaresLoss
+
+
+@attrs.frozen
+class LeastSquaresOptions:
+    """Targets of the squared error: real images -> ``real_target``, fakes -> ``fake_target``."""
+
+    real_target: float = 1.0
+    fake_target: float = 0.0
+
+
+def _probability(_: object, attribute: attrs.Attribute, value: float) -> None:
+    if not 0.0 < value <= 1.0:
+        raise ValueError(f"{attribute.name} must be in (0, 1], got {value}")
+
+
+@attrs.frozen
+class BceOptions:
+    """``real_label``: target for real images (below 1 for one-sided label smoothing)."""
+
+    real_label: float = attrs.field(default=1.0, validator=_probability)
+
+
+def build_least_squares(options: LeastSquaresOptions) -> LeastSquaresLoss:
+    """Least-squares (MSE) GAN loss."""
+    return LeastSquaresLoss(options.real_target, options.fake_target)
+
+
+def build_bce(options: BceOptions) -> BceLoss:
+    """Binary cross-entropy GAN loss with a non-saturating generator loss."""
+    return BceLoss(options.real_label)
+
+
+@hookimpl
+def register_gan_losses(register: Register) -> None:
+    register(
+        "least-squares",
+        build_least_squares,
+        options=LeastSquaresOptions,
+        description="Least-squares (MSE) loss for D and G, as in the IAGAN paper",
+    )
+    register(
+        "bce",
+        build_bce,
+        options=BceOptions,
+        description="Minimax binary cross-entropy loss, non-saturating for G (DCGAN/AnoGAN)",
+    )

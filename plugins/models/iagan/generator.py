@@ -1,0 +1,101 @@
+"""IAGAN's generator: G(z, x) from a noise vector and an input image (paper Figure 1).
+
+The image x is encoded by strided convolutions and a self-attention layer (at 16x16; at 8x8 for
+16x16 images) down to an 8x8 map; z is projected to a map of the same size; both are concatenated
+and decoded by inception blocks and upsampling residual blocks to an image in [-1, 1].
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from ganaug.interfaces import ImageSpec
+from ganaug_plugins.models.iagan.blocks import (
+    SLOPE,
+    DownBlock,
+    InceptionBlock,
+    ResidualUpBlock,
+    SelfAttention,
+)
+
+#: Resolution of the bottleneck where the encoded image meets the projected noise.
+BOTTLENECK = 8
+#: Resolution of the encoder's self-attention layer (low, so the attention map stays small).
+ATTENTION = 16
+
+
+def check_size(image: ImageSpec, smallest: int = 16) -> None:
+    """Refuse image sizes the networks cannot halve down to their bottleneck."""
+    size = image.size
+    if size < smallest or size & (size - 1):
+        raise ValueError(f"image size must be a power of two >= {smallest}, got {size}")
+
+
+def channels_at(width: int, resolution: int) -> int:
+    """Feature maps at a resolution: ``4*width`` at 8x8, halving with each doubling (min 8)."""
+    return max(8, (width * 32 // resolution) // 8 * 8)
+
+
+def _resolutions(size: int) -> list[int]:
+    """Halving steps from ``size/2`` down to the bottleneck: ``[32, 16, 8]`` for 64x64."""
+    out, r = [], size // 2
+    while r >= BOTTLENECK:
+        out.append(r)
+        r //= 2
+    return out
+
+
+class ImageEncoder(nn.Module):
+    """Strided convolutions with self-attention at 16x16: ``x[N,C,S,S] -> [N, 4*width, 8, 8]``."""
+
+    def __init__(self, image: ImageSpec, width: int) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        cin = image.channels
+        for i, r in enumerate(_resolutions(image.size)):
+            cout = channels_at(width, r)
+            layers.append(DownBlock(cin, cout, norm=i > 0))
+            if r == min(ATTENTION, image.size // 2):
+                layers.append(SelfAttention(cout))
+            cin = cout
+        self.layers = nn.Sequential(*layers)
+        self.out_channels = cin
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.layers(x)
+
+
+class IaganGenerator(nn.Module):
+    """``forward(z, x) -> image``: conditional generator with ``latent_dim`` = ``z_dim``."""
+
+    conditional = True
+
+    def __init__(self, image: ImageSpec, z_dim: int = 125, width: int = 64) -> None:
+        super().__init__()
+        check_size(image)
+        self.image = image
+        self.latent_dim = z_dim
+        self.encoder = ImageEncoder(image, width)
+        base = self.encoder.out_channels
+        self.project = nn.Linear(z_dim, base * BOTTLENECK * BOTTLENECK, bias=False)
+        self.project_norm = nn.BatchNorm2d(base)
+        blocks: list[nn.Module] = [InceptionBlock(2 * base, base)]
+        cin = base
+        for r in reversed(_resolutions(image.size)[:-1]):
+            cout = channels_at(width, r)
+            blocks += [ResidualUpBlock(cin, cout), InceptionBlock(cout, cout)]
+            cin = cout
+        self.decoder = nn.Sequential(*blocks)
+        # The last doubling is a transposed convolution straight to the image, as in DCGAN:
+        # full-resolution residual blocks would cost more than the rest of the network.
+        self.to_image = nn.Sequential(nn.ConvTranspose2d(cin, image.channels, 4, 2, 1), nn.Tanh())
+        self.act = nn.LeakyReLU(SLOPE)
+
+    def forward(self, z: Tensor, x: Tensor | None = None) -> Tensor:
+        if x is None:
+            raise ValueError("the IAGAN generator is conditional: call it as G(z, x) with input images x")
+        encoded = self.encoder(x)
+        noise = self.project(z.flatten(1)).view(z.shape[0], -1, BOTTLENECK, BOTTLENECK)
+        noise = self.act(self.project_norm(noise))
+        return self.to_image(self.decoder(torch.cat([encoded, noise], dim=1)))

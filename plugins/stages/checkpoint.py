@@ -1,0 +1,152 @@
+"""Safe training checkpoints: tensors in safetensors, everything else in JSON; never unpickled.
+
+A checkpoint is ``step-NNNNNNNN.safetensors`` (weights, BatchNorm buffers, optimiser state
+tensors, RNG states) plus ``step-NNNNNNNN.json`` (position, optimiser param groups, non-tensor
+optimiser state, the tensor file's SHA-256). ``latest.json`` names the newest one and is written
+last, so a kill during a write leaves the previous checkpoint in force.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import attrs
+import safetensors.torch
+import torch
+from torch import Tensor, nn
+from torch.optim import Optimizer
+
+from ganaug.errors import CheckpointError
+from ganaug.io import write_bytes, write_json
+
+FORMAT = 1
+LATEST = "latest.json"
+_NAME = re.compile(r"^step-(\d{8})\.(json|safetensors)$")
+
+
+@attrs.frozen
+class Checkpoint:
+    """A loaded checkpoint: its JSON metadata, its tensors, and where it lives."""
+
+    path: Path
+    meta: dict[str, Any]
+    tensors: dict[str, Tensor]
+
+
+def _flatten(
+    modules: dict[str, nn.Module], optimizers: dict[str, Optimizer]
+) -> tuple[dict[str, Tensor], dict[str, Any]]:
+    tensors: dict[str, Tensor] = {}
+    meta: dict[str, Any] = {"param_groups": {}, "optimizer_values": {}}
+    for name, module in modules.items():
+        for key, value in module.state_dict().items():
+            tensors[f"{name}/{key}"] = value.detach().cpu().contiguous()
+    for name, optimizer in optimizers.items():
+        state = optimizer.state_dict()
+        values: dict[str, dict[str, Any]] = {}
+        for index, entry in state["state"].items():
+            for key, value in entry.items():
+                if isinstance(value, Tensor):
+                    tensors[f"{name}/state/{index}/{key}"] = value.detach().cpu().contiguous()
+                else:
+                    values.setdefault(str(index), {})[key] = value
+        meta["param_groups"][name] = state["param_groups"]
+        meta["optimizer_values"][name] = values
+    tensors["rng/torch"] = torch.get_rng_state()
+    return tensors, meta
+
+
+def save_checkpoint(
+    folder: Path,
+    step: int,
+    modules: dict[str, nn.Module],
+    optimizers: dict[str, Optimizer],
+    position: dict[str, Any],
+    keep: int = 2,
+) -> Path:
+    """Write a checkpoint for global ``step``; point ``latest.json`` at it; keep the newest
+    ``keep`` checkpoints. Returns the checkpoint's JSON path."""
+    tensors, meta = _flatten(modules, optimizers)
+    blob = safetensors.torch.save(tensors)
+    stem = f"step-{step:08d}"
+    write_bytes(folder / f"{stem}.safetensors", blob)
+    meta.update(
+        format=FORMAT,
+        step=step,
+        position=position,
+        tensors=f"{stem}.safetensors",
+        sha256=hashlib.sha256(blob).hexdigest(),
+    )
+    path = write_json(folder / f"{stem}.json", meta)
+    write_json(folder / LATEST, {"checkpoint": path.name, "step": step})
+    _prune(folder, keep, step)
+    return path
+
+
+def _prune(folder: Path, keep: int, current: int) -> None:
+    steps = sorted({int(m.group(1)) for p in folder.iterdir() if (m := _NAME.match(p.name))})
+    for old in [s for s in steps if s != current][: max(len(steps) - keep, 0)]:
+        for suffix in ("json", "safetensors"):
+            (folder / f"step-{old:08d}.{suffix}").unlink(missing_ok=True)
+
+
+def latest_checkpoint(folder: Path) -> Path | None:
+    """The JSON path ``latest.json`` names, or None when no checkpoint was written."""
+    pointer = folder / LATEST
+    if not pointer.exists():
+        return None
+    try:
+        name = json.loads(pointer.read_text())["checkpoint"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise CheckpointError(f"{pointer} is unreadable ({exc}); delete it to start over") from None
+    return folder / name
+
+
+def load_checkpoint(path: Path) -> Checkpoint:
+    """Read a checkpoint's JSON and tensors, checking the tensor file's digest."""
+    try:
+        meta = json.loads(path.read_text())
+        blob = (path.parent / meta["tensors"]).read_bytes()
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise CheckpointError(f"checkpoint {path} is missing or unreadable: {exc}") from None
+    if meta.get("format") != FORMAT:
+        raise CheckpointError(f"checkpoint {path} has format {meta.get('format')!r}, expected {FORMAT}")
+    if hashlib.sha256(blob).hexdigest() != meta.get("sha256"):
+        raise CheckpointError(f"checkpoint {path}: {meta['tensors']} does not match its recorded digest")
+    return Checkpoint(path, meta, safetensors.torch.load(blob))
+
+
+def _group(group: dict[str, Any]) -> dict[str, Any]:
+    """JSON turned tuples into lists; Adam-style ``betas`` goes back to a tuple."""
+    return {k: tuple(v) if k == "betas" and isinstance(v, list) else v for k, v in group.items()}
+
+
+def restore_checkpoint(
+    checkpoint: Checkpoint, modules: dict[str, nn.Module], optimizers: dict[str, Optimizer]
+) -> None:
+    """Load weights, optimiser state and the global torch RNG state into live objects."""
+    tensors, meta = checkpoint.tensors, checkpoint.meta
+    try:
+        for name, module in modules.items():
+            prefix = f"{name}/"
+            module.load_state_dict({k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)})
+        for name, optimizer in optimizers.items():
+            state: dict[int, dict[str, Any]] = {}
+            prefix = f"{name}/state/"
+            for key, value in tensors.items():
+                if key.startswith(prefix):
+                    index, field = key[len(prefix) :].split("/", 1)
+                    state.setdefault(int(index), {})[field] = value
+            for index, values in meta["optimizer_values"].get(name, {}).items():
+                state.setdefault(int(index), {}).update(values)
+            groups = [_group(g) for g in meta["param_groups"][name]]
+            optimizer.load_state_dict({"state": state, "param_groups": groups})
+    except (RuntimeError, KeyError, ValueError) as exc:
+        raise CheckpointError(
+            f"checkpoint {checkpoint.path} does not fit the networks of this recipe: {exc}"
+        ) from None
+    torch.set_rng_state(tensors["rng/torch"])

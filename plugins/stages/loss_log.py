@@ -1,0 +1,79 @@
+"""The train stage's loss record: one row per step, written as ``losses.csv`` and ``losses.png``."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from ganaug.io import save_figure, write_text
+
+#: Columns of ``losses.csv``: 1-based epoch, global step, losses, mean G-loss weight, mean logits.
+FIELDS = ("epoch", "step", "d_loss", "g_loss", "weight", "d_real", "d_fake")
+
+
+@attrs.define
+class LossLog:
+    """Rows of :data:`FIELDS`, appended per training step."""
+
+    rows: list[dict[str, float]] = attrs.Factory(list)
+
+    def add(self, epoch: int, step: int, stats: dict[str, float]) -> None:
+        self.rows.append({"epoch": epoch, "step": step, **{k: stats[k] for k in FIELDS[2:]}})
+
+    def epoch_mean(self, epoch: int) -> dict[str, float]:
+        """Mean of each loss column over the rows of one (1-based) epoch."""
+        rows = [r for r in self.rows if r["epoch"] == epoch]
+        return {k: sum(r[k] for r in rows) / len(rows) for k in FIELDS[2:]} if rows else {}
+
+    def write_csv(self, path: Path) -> Path:
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=FIELDS, lineterminator="\n")
+        writer.writeheader()
+        for row in self.rows:
+            writer.writerow({k: (repr(v) if isinstance(v, float) else v) for k, v in row.items()})
+        return write_text(path, buffer.getvalue())
+
+    @classmethod
+    def read_csv(cls, path: Path, up_to_step: int) -> LossLog:
+        """The rows of an earlier ``losses.csv`` up to ``up_to_step`` (for a resumed run)."""
+        if not path.exists():
+            return cls()
+        with path.open(newline="") as handle:
+            rows = [_parse(row) for row in csv.DictReader(handle)]
+        return cls([r for r in rows if r["step"] <= up_to_step])
+
+    def plot(self, path: Path) -> Path:
+        """D and G loss per step (with a per-epoch mean) and the mean G-loss weight."""
+        from matplotlib.figure import Figure
+
+        fig = Figure(figsize=(8, 6), layout="constrained")
+        losses, weights = fig.subplots(2, 1, sharex=True, height_ratios=(3, 1))
+        steps = [r["step"] for r in self.rows]
+        for key, color in (("d_loss", "tab:blue"), ("g_loss", "tab:orange")):
+            losses.plot(steps, [r[key] for r in self.rows], color=color, alpha=0.35, lw=0.8)
+            ends, means = self._epoch_means(key)
+            losses.plot(ends, means, color=color, lw=2, marker="o", ms=3, label=f"{key} (epoch mean)")
+        losses.set_ylabel("loss")
+        losses.legend(loc="upper right")
+        losses.set_title("GAN training losses")
+        weights.plot(steps, [r["weight"] for r in self.rows], color="tab:green", lw=0.8)
+        weights.set_ylabel("G weight")
+        weights.set_xlabel("step")
+        return save_figure(fig, path, dpi=100)
+
+    def _epoch_means(self, key: str) -> tuple[list[int], list[float]]:
+        ends: list[int] = []
+        means: list[float] = []
+        for epoch in sorted({int(r["epoch"]) for r in self.rows}):
+            rows = [r for r in self.rows if r["epoch"] == epoch]
+            ends.append(int(rows[-1]["step"]))
+            means.append(sum(r[key] for r in rows) / len(rows))
+        return ends, means
+
+
+def _parse(row: dict[str, Any]) -> dict[str, float]:
+    return {k: (int(row[k]) if k in ("epoch", "step") else float(row[k])) for k in FIELDS}

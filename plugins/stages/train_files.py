@@ -1,0 +1,195 @@
+"""What the train stage builds and writes: networks and optimisers, sample grids, final files.
+
+Final files: ``generator.safetensors``, ``discriminator.safetensors``, ``train_mean.safetensors``
+and ``training.json`` (image shape, metrics, last checkpoint), enough to rebuild the model.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import attrs
+import safetensors.torch
+import torch
+from torch import Tensor, nn
+from torch.optim import Adam, Optimizer
+
+from ganaug.context import StageContext
+from ganaug.errors import CheckpointError, DataError
+from ganaug.imaging import save_grid
+from ganaug.interfaces import ImageSet, ImageSpec, TrainedModel
+from ganaug.io import atomic_path, write_json
+from ganaug_plugins.stages.gan_step import derive_seed, noise
+from ganaug_plugins.stages.loss_log import LossLog
+
+TRAINING = "training.json"
+
+
+def build_networks(
+    ctx: StageContext, options: Any, image: ImageSpec, seed: int
+) -> tuple[nn.Module, nn.Module]:
+    """G and D for ``image``, initialised from their own seed (not the global RNG's position)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(derive_seed(seed, "init"))
+        try:
+            generator = ctx.build(options.generator, image=image)
+            discriminator = ctx.build(options.discriminator, image=image)
+        except ValueError as exc:
+            raise DataError(
+                f"stage {ctx.name!r}: {options.generator.name!r}/{options.discriminator.name!r} "
+                f"cannot take {image.channels}x{image.size}x{image.size} images: {exc}"
+            ) from None
+    return generator.to(ctx.device), discriminator.to(ctx.device)
+
+
+@attrs.define
+class Networks:
+    """The live training objects: G, D, their Adam optimisers, the loss and the weighter."""
+
+    generator: nn.Module
+    discriminator: nn.Module
+    opt_g: Optimizer
+    opt_d: Optimizer
+    loss: Any
+    weighter: Any
+
+    @classmethod
+    def build(cls, ctx: StageContext, options: Any, image: ImageSpec, seed: int) -> Networks:
+        generator, discriminator = build_networks(ctx, options, image, seed)
+        generator.train()
+        discriminator.train()
+        opt_g = Adam(generator.parameters(), lr=options.lr_g, betas=tuple(options.betas_g))
+        opt_d = Adam(discriminator.parameters(), lr=options.lr_d, betas=tuple(options.betas_d))
+        return cls(
+            generator, discriminator, opt_g, opt_d, ctx.build(options.loss), ctx.build(options.weighter)
+        )
+
+    @property
+    def latent_dim(self) -> int:
+        return int(self.generator.latent_dim)
+
+    @property
+    def modules(self) -> dict[str, nn.Module]:
+        return {"generator": self.generator, "discriminator": self.discriminator}
+
+    @property
+    def optimizers(self) -> dict[str, Optimizer]:
+        return {"optimizer_g": self.opt_g, "optimizer_d": self.opt_d}
+
+
+@attrs.define
+class SampleSheet:
+    """Fixed noise and conditioning images, so the grids of successive epochs are comparable."""
+
+    folder: Path
+    generator: nn.Module
+    z: Tensor
+    conditioning: Tensor | None
+    written: list[Path] = attrs.Factory(list)
+
+    @classmethod
+    def make(
+        cls, folder: Path, images: ImageSet, generator: nn.Module, count: int, seed: int, device: torch.device
+    ) -> SampleSheet:
+        count = min(count, len(images))
+        z = noise(derive_seed(seed, "samples"), count, int(generator.latent_dim), device)
+        conditioning = None
+        if generator.conditional:
+            pick = torch.randperm(
+                len(images), generator=torch.Generator().manual_seed(derive_seed(seed, "pick"))
+            )
+            conditioning = images.images[pick[:count]].to(device)
+            save_grid(conditioning, folder / "conditioning.png")
+        return cls(folder, generator, z, conditioning)
+
+    def write(self, epoch: int) -> Path:
+        was_training = self.generator.training
+        self.generator.eval()
+        with torch.no_grad():
+            out = (
+                self.generator(self.z, self.conditioning)
+                if self.conditioning is not None
+                else self.generator(self.z)
+            )
+        self.generator.train(was_training)
+        path = save_grid(out, self.folder / f"epoch-{epoch:04d}.png")
+        self.written.append(path)
+        return path
+
+    def files(self) -> list[Path]:
+        extra = [self.folder / "conditioning.png"] if self.conditioning is not None else []
+        return [*extra, *self.written]
+
+
+def _save_tensors(tensors: dict[str, Tensor], path: Path) -> Path:
+    with atomic_path(path) as tmp:
+        safetensors.torch.save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, tmp)
+    return path
+
+
+def write_final(
+    folder: Path, nets: Networks, images: ImageSet, checkpoint: Path, metrics: dict[str, Any], log: LossLog
+) -> list[Path]:
+    """Final weights, the mean training image, the loss table and plot, and ``training.json``."""
+    files = [
+        _save_tensors(nets.generator.state_dict(), folder / "generator.safetensors"),
+        _save_tensors(nets.discriminator.state_dict(), folder / "discriminator.safetensors"),
+        _save_tensors({"train_mean": images.images.mean(dim=0)}, folder / "train_mean.safetensors"),
+        log.write_csv(folder / "losses.csv"),
+        log.plot(folder / "losses.png"),
+    ]
+    spec = images.spec
+    info = {
+        "image": {"channels": spec.channels, "size": spec.size},
+        "metrics": metrics,
+        "checkpoint": str(checkpoint.relative_to(folder)),
+        "images": len(images),
+    }
+    files.append(write_json(folder / TRAINING, info))
+    return files
+
+
+def _load(path: Path) -> dict[str, Tensor]:
+    try:
+        return safetensors.torch.load_file(path)
+    except (OSError, ValueError, RuntimeError) as exc:  # safetensors raises its own error types too
+        raise CheckpointError(f"cannot read {path}: {exc}") from None
+    except Exception as exc:
+        raise CheckpointError(f"cannot read {path}: {type(exc).__name__}: {exc}") from None
+
+
+def read_training(folder: Path) -> dict[str, Any]:
+    try:
+        return json.loads((folder / TRAINING).read_text())
+    except (OSError, ValueError) as exc:
+        raise CheckpointError(f"{folder / TRAINING} is missing or unreadable: {exc}") from None
+
+
+def trained_model(
+    ctx: StageContext, options: Any, nets: tuple[nn.Module, nn.Module] | None = None
+) -> TrainedModel:
+    """The stage's :class:`TrainedModel`: from live networks, or rebuilt from the final files."""
+    info = read_training(ctx.dir)
+    image = ImageSpec(**info["image"])
+    if nets is None:
+        generator, discriminator = build_networks(ctx, options, image, 0)
+        try:
+            generator.load_state_dict(_load(ctx.dir / "generator.safetensors"))
+            discriminator.load_state_dict(_load(ctx.dir / "discriminator.safetensors"))
+        except RuntimeError as exc:
+            raise CheckpointError(
+                f"{ctx.dir}: the saved weights do not fit this recipe's networks: {exc}"
+            ) from None
+    else:
+        generator, discriminator = nets
+    mean = _load(ctx.dir / "train_mean.safetensors")["train_mean"]
+    return TrainedModel(
+        name=ctx.name,
+        generator=generator.eval(),
+        discriminator=discriminator.eval(),
+        image=image,
+        checkpoint=ctx.dir / info["checkpoint"],
+        train_mean=mean,
+    )
