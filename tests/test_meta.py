@@ -19,10 +19,11 @@ import ganaug.testing
 from ganaug import hookspecs, interfaces
 from ganaug.cli import cli
 from ganaug.hookspecs import KINDS
+from ganaug.interfaces import ImageSpec
 from ganaug.plugins import BLOCK_ENV, DEFAULT_PLUGINS, make_plugin_host
 from ganaug.recipe.convert import make_converter
 from ganaug.registry import NoOptions
-from ganaug.testing import check_options
+from ganaug.testing import check_component, check_options
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs" / "plugins.md"
@@ -170,6 +171,24 @@ def test_builtin_components_are_listed_by_ganaug_plugins() -> None:
     assert not missing, f"not in `ganaug plugins` output: {missing}"
     for kind in {c.kind for c in host.registry}:
         assert f"{kind}:" in result.output
+
+
+CHECKED_KINDS = ("generators", "discriminators", "gan_losses", "loss_weighters", "latent_searchers")
+
+
+def test_builtin_components_pass_the_contract_checks() -> None:
+    """What ganaug.testing asks of a plugin's components, the built-ins satisfy (defaults, 16x16)."""
+    host = builtin_host()
+    problems, checked = [], 0
+    for kind in CHECKED_KINDS:
+        for name in host.registry.names(kind):
+            try:
+                check_component(host, kind, name, image=ImageSpec(1, 16))
+                checked += 1
+            except Exception as exc:
+                problems.append(f"{kind} {name!r}: {type(exc).__name__}: {exc}")
+    assert not problems, "\n".join(problems)
+    assert checked, "no built-in components to check"
 
 
 # --- packaging ----------------------------------------------------------------------------------
