@@ -430,3 +430,12 @@ def test_recipe_class_names_are_checked_only_when_the_recipe_lists_classes() -> 
     bad_split = RECIPE.format(classes="").replace('split = "train"', 'split = "validation"')
     with pytest.raises(RecipeError, match=r"stages\[0\]\.select\.split: unknown split 'validation'"):
         parse_recipe(bad_split, registry=host.registry)
+
+
+def test_a_broken_link_is_an_unreadable_file(tmp_path: Path) -> None:
+    root = tree(tmp_path / "data", {"s": {"A": 2}})
+    (root / "s" / "A" / "gone.png").symlink_to(tmp_path / "nowhere.png")
+    with pytest.raises(DataError, match=r"gone\.png: the file is gone"):
+        load(tmp_path, root=root, split={"t": {"A": "rest"}})
+    bundle = load(tmp_path, root=root, split={"t": {"A": "rest"}}, on_error="skip")
+    assert len(bundle.splits["t"]) == 2 and bundle.skipped[0][0] == "s/A/gone.png"

@@ -14,7 +14,6 @@ mapped to [-1, 1] only when the split tensors are made. Mode rules, chosen once 
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 from typing import Literal
 
@@ -69,21 +68,19 @@ class UnreadableImage(Exception):
 def decode_image(path: Path, prep: Preprocess) -> np.ndarray:
     """Read ``path`` into a ``uint8`` array ``[C, size, size]``; raise :class:`UnreadableImage`."""
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as img:
-                if img.format == "JPEG":
-                    # Let the JPEG decoder scale down by 1/2..1/8 while keeping >= 2x the target.
-                    img.draft(prep.mode, (2 * prep.size, 2 * prep.size))
-                img.load()
-                upright = ImageOps.exif_transpose(img)
-                converted = to_mode(upright, prep.mode)
+        with Image.open(path) as img:
+            if img.format == "JPEG":
+                # Let the JPEG decoder scale down by 1/2..1/8 while keeping >= 2x the target.
+                img.draft(prep.mode, (2 * prep.size, 2 * prep.size))
+            img.load()
+            upright = ImageOps.exif_transpose(img)
+            converted = to_mode(upright, prep.mode)
     except Image.UnidentifiedImageError:
         raise UnreadableImage("not an image file Pillow can read") from None
+    except FileNotFoundError:
+        raise UnreadableImage("the file is gone (a broken link, or removed while loading)") from None
     except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError) as exc:
         raise UnreadableImage(_reason(exc)) from None
-    except Image.DecompressionBombWarning as exc:
-        raise UnreadableImage(f"too large to decode safely: {exc}") from None
     return to_chw(fit(converted, prep))
 
 

@@ -98,9 +98,13 @@ def scan_folder(
     for parts, path in placed:
         if parts[-2] not in wanted:
             continue
-        stat = path.stat()
+        try:
+            stat = path.stat()
+            size, mtime = stat.st_size, stat.st_mtime_ns
+        except OSError:  # a broken link: decoding will report it like any unreadable file
+            size, mtime = -1, 0
         split = parts[0] if layout == "tree" else None
-        files.append(ImageFile("/".join(parts), path, parts[-2], split, stat.st_size, stat.st_mtime_ns))
+        files.append(ImageFile("/".join(parts), path, parts[-2], split, size, mtime))
     files.sort(key=lambda f: f.rel)
     for folder in walk.empty:
         if folder.name in wanted:
