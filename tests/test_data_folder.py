@@ -204,18 +204,22 @@ def test_other_files_are_ignored_silently(tmp_path: Path, caplog: pytest.LogCapt
     assert not caplog.records
 
 
-def test_missing_root_and_missing_or_empty_classes(tmp_path: Path) -> None:
+@pytest.mark.parametrize("on_error", ["error", "skip"])
+def test_missing_root_and_missing_or_empty_classes(tmp_path: Path, on_error: str) -> None:
+    """These are errors in both modes: ``skip`` is about unreadable files, not missing classes."""
     with pytest.raises(DataError, match="does not exist"):
-        load(tmp_path, root=tmp_path / "nowhere", split={"t": {"A": 1}})
+        load(tmp_path, on_error=on_error, root=tmp_path / "nowhere", split={"t": {"A": 1}})
     root = tree(tmp_path / "data", {"train": {"NORMAL": 2, "PNEUMONIA": 2}})
     with pytest.raises(DataError, match=r"class 'COVID': no folder of that name .* found: NORMAL, PNEUMONIA"):
-        load(tmp_path, root=root, classes=["NORMAL", "COVID"], split={"t": {"NORMAL": 1}})
+        load(tmp_path, on_error=on_error, root=root, classes=["NORMAL", "COVID"], split={"t": {"NORMAL": 1}})
     (root / "train" / "EMPTY").mkdir()
     with pytest.raises(DataError, match=r"class folder 'EMPTY' is empty"):
-        load(tmp_path, root=root, split={"t": {"NORMAL": 1}})  # every folder is a class
+        load(tmp_path, on_error=on_error, root=root, split={"t": {"NORMAL": 1}})  # every folder is a class
     with pytest.raises(DataError, match=r"class folder 'EMPTY' is empty"):
-        load(tmp_path, root=root, classes=["EMPTY"], split={"t": {"EMPTY": 1}})
-    bundle = load(tmp_path, root=root, classes=["NORMAL"], split={"t": {"NORMAL": 1}})  # not asked for
+        load(tmp_path, on_error=on_error, root=root, classes=["EMPTY"], split={"t": {"EMPTY": 1}})
+    bundle = load(
+        tmp_path, on_error=on_error, root=root, classes=["NORMAL"], split={"t": {"NORMAL": 1}}
+    )  # not asked for
     assert bundle.classes == ("NORMAL",)
 
 

@@ -114,8 +114,8 @@ class FolderSource:
                 for split in scan.splits
             }
         else:
-            assert opts.split is not None  # the options validator requires it for "pooled"
-            groups = deal(by_class(decoded.ids, class_of, scan.classes), opts.split, ctx.seed)
+            table = opts.split or {}  # the options validator requires a table for "pooled"
+            groups = deal(by_class(decoded.ids, class_of, scan.classes), table, ctx.seed)
         return make_bundle(decoded, class_of, scan.classes, groups, ctx)
 
 
