@@ -28,6 +28,13 @@ class WganGp:
         # and the same seed gives the same penalties on every device (drawn on the CPU).
         self._random = torch.Generator().manual_seed(options.seed)
 
+    def state_dict(self) -> dict[str, Tensor]:
+        """The random stream's position, so a checkpoint can resume the same interpolates."""
+        return {"random": self._random.get_state()}
+
+    def load_state_dict(self, state: dict[str, Tensor]) -> None:
+        self._random.set_state(state["random"])
+
     def discriminator_loss(self, real_logits: Tensor, fake_logits: Tensor) -> Tensor:
         return fake_logits.mean() - real_logits.mean()
 
