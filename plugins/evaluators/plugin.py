@@ -1,3 +1,30 @@
-"""Registers the built-in evaluators components (placeholder until implemented)."""
+"""Registers the built-in evaluators: AnoGAN scoring, the L1-to-mean baseline, ROC/AUC."""
 
 from __future__ import annotations
+
+from ganaug.hookspecs import Register, hookimpl
+from ganaug_plugins.evaluators.anogan import AnoGANEvaluator, AnoGANOptions
+from ganaug_plugins.evaluators.baseline import L1MeanEvaluator, L1MeanOptions
+from ganaug_plugins.evaluators.roc import RocEvaluator, RocOptions
+
+
+@hookimpl
+def register_evaluators(register: Register) -> None:
+    register(
+        "anogan",
+        AnoGANEvaluator,
+        options=AnoGANOptions,
+        description="AnoGAN anomaly score per test image by latent search (plus the no-search control)",
+    )
+    register(
+        "l1-mean",
+        L1MeanEvaluator,
+        options=L1MeanOptions,
+        description="Baseline score: mean |x - mean training image|",
+    )
+    register(
+        "roc",
+        RocEvaluator,
+        options=RocOptions,
+        description="ROC AUC with bootstrap CI, ROC curves and mean score per class, per model and method",
+    )
