@@ -202,5 +202,5 @@ def test_report_marks_a_detector_that_fails_the_baseline() -> None:
     good = next(line for line in text.splitlines() if line.startswith("| good |"))
     bad = next(line for line in text.splitlines() if line.startswith("| bad |"))
     assert "0.900 [0.850, 0.950]" in good and "| yes |" in good and "0.600" in good
-    assert "fails the baseline" in bad
+    assert "below the baseline" in bad
     assert "![roc](roc.png)" in text

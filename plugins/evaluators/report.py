@@ -51,8 +51,10 @@ def _auc(found: Mapping[str, Any] | None, ci: bool = False) -> str:
 def _verdict(gan: Mapping[str, Any] | None, base: Mapping[str, Any] | None) -> str:
     if not gan or gan.get("auc") is None or not base or base.get("auc") is None:
         return "—"
-    if gan["auc"] <= base["auc"]:
-        return "**no: fails the baseline**"
+    if gan["auc"] < base["auc"]:
+        return "**no: below the baseline**"
+    if gan["auc"] == base["auc"]:
+        return "**no: ties the baseline**"
     low = gan.get("auc_ci_low")
     return "yes" if low is not None and low > base["auc"] else "yes (within CI)"
 

@@ -1,19 +1,177 @@
-"""The augment stage (placeholder: being written)."""
+"""The augment stage: a latent search per query image turns it into a new image of the trained class.
+
+IAGAN (paper Sec. 3): for every query image (of either class) search z with 400 steps and
+lambda 0.7, and keep G(z[, x]) as an extra training image labelled with the trained class.
+The images are written as PNGs and handed on as an ``ImageSet`` (``add = ["<this stage>"]``).
+"""
 
 from __future__ import annotations
 
+import csv
+import json
+import re
+from pathlib import Path
+from typing import Any
+
 import attrs
+import torch
+
+from ganaug.context import StageContext
+from ganaug.errors import DataError
+from ganaug.imaging import from_uint8, load_png, save_grid, save_png, to_uint8
+from ganaug.interfaces import ImageSet, SearchResult, StageOutput
+from ganaug.io import write_json
+from ganaug.recipe.schema import ComponentRef, component, stage_ref
+from ganaug.selection import ImageSelection
+from ganaug_plugins.evaluators.plots import plot_search_loss
+from ganaug_plugins.evaluators.report import write_rows_csv
+
+IMAGES, TABLE, SUMMARY = "images", "augmented.csv", "summary.json"
+COLUMNS = ("output", "query", "query_class", "copy", "residual", "discrimination", "score", "initial_score")
+_IMAGE_SUFFIX = re.compile(r"\.(png|jpe?g|bmp|tiff?|gif)$", re.IGNORECASE)
 
 
 @attrs.frozen
 class AugmentOptions:
-    """Options of the augment stage."""
+    """``model``: the train stage whose G/D search; ``label``: the class the new images get;
+    ``queries``: the images to convert; ``copies``: images per query (different z starts);
+    ``searcher``: the IAGAN search (400 steps, lambda 0.7); ``pairs``/``curves``: figure sizes."""
+
+    model: str = stage_ref("model")
+    label: str = attrs.field(metadata={"classes": True})
+    queries: list[ImageSelection] = attrs.field(validator=attrs.validators.min_len(1))
+    copies: int = attrs.field(default=1, validator=attrs.validators.ge(1))
+    searcher: ComponentRef = component("latent_searchers", "backprop", steps=400, feature_weight=0.7)
+    pairs: int = attrs.field(default=8, validator=attrs.validators.ge(0))
+    curves: int = attrs.field(default=16, validator=attrs.validators.ge(0))
+
+
+def output_names(ids: list[str], copies: int) -> list[str]:
+    """A unique, file-name-safe PNG name per (query, copy), derived from the query id."""
+    names: list[str] = []
+    seen: set[str] = set()
+    for query in ids:
+        stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", _IMAGE_SUFFIX.sub("", query)).strip("._") or "image"
+        for copy in range(copies):
+            base = stem if copies == 1 else f"{stem}-{copy}"
+            name, n = f"{base}.png", 1
+            while name.lower() in seen:
+                n += 1
+                name = f"{base}~{n}.png"
+            seen.add(name.lower())
+            names.append(name)
+    return names
 
 
 class AugmentStage:
-    """The augment stage."""
+    """Writes one generated image per query (and copy), a mapping table, pair grids and curves."""
 
-    produces = frozenset()
+    produces = frozenset({"images"})
 
     def __init__(self, options: AugmentOptions) -> None:
         self.options = options
+
+    def run(self, ctx: StageContext) -> StageOutput:
+        opts = self.options
+        trained = ctx.output(opts.model).model
+        if trained is None:
+            raise DataError(f"stage {ctx.name!r}: stage {opts.model!r} produced no model")
+        queries = ImageSet.concat([ctx.select(q) for q in opts.queries])
+        label = queries.class_index(opts.label)
+        trained.generator.to(ctx.device)
+        trained.discriminator.to(ctx.device)
+        searcher = ctx.build(opts.searcher)
+        inputs = queries.images.repeat_interleave(opts.copies, dim=0)
+        ctx.log.info("augment: %d queries x %d copies with model %s", len(queries), opts.copies, opts.model)
+        result: SearchResult = searcher.search(
+            trained.generator, trained.discriminator, inputs, seed=ctx.seed, progress=ctx.progress
+        )
+        names = output_names(list(queries.ids), opts.copies)
+        # what later stages get is exactly what restore() reads back from the PNGs
+        images = torch.stack([from_uint8(to_uint8(img)) for img in result.generated])
+        for name, image in zip(names, images, strict=True):
+            save_png(image, ctx.dir / IMAGES / name)
+        rows = self._rows(queries, names, result)
+        files = [write_rows_csv(rows, COLUMNS, ctx.dir / TABLE)]
+        summary = self._summary(rows)
+        files.append(write_json(ctx.dir / SUMMARY, summary))
+        files += self._figures(ctx, queries, images, result, getattr(searcher, "recorded_steps", None))
+        out = ImageSet(
+            images,
+            torch.full((len(names),), label, dtype=torch.long),
+            tuple(f"{ctx.name}/{name}" for name in names),
+            queries.classes,
+        )
+        return StageOutput(images=out, metrics=summary, files=files)
+
+    def _rows(self, queries: ImageSet, names: list[str], result: SearchResult) -> list[dict[str, Any]]:
+        k = self.options.copies
+        return [
+            {
+                "output": f"{IMAGES}/{name}",
+                "query": queries.ids[i // k],
+                "query_class": queries.classes[int(queries.labels[i // k])],
+                "copy": i % k,
+                "residual": float(result.residual[i]),
+                "discrimination": float(result.discrimination[i]),
+                "score": float(result.score[i]),
+                "initial_score": float(result.initial_score[i]),
+            }
+            for i, name in enumerate(names)
+        ]
+
+    def _summary(self, rows: list[dict[str, Any]]) -> dict[str, Any]:
+        by_class: dict[str, list[dict[str, Any]]] = {}
+        for row in rows:
+            by_class.setdefault(row["query_class"], []).append(row)
+
+        def mean(items: list[dict[str, Any]], key: str) -> float:
+            return sum(r[key] for r in items) / len(items)
+
+        return {
+            "images": len(rows),
+            "label": self.options.label,
+            "mean_score": {c: mean(items, "score") for c, items in by_class.items()},
+            "mean_initial_score": {c: mean(items, "initial_score") for c, items in by_class.items()},
+        }
+
+    def _figures(
+        self, ctx: StageContext, queries: ImageSet, images: torch.Tensor, result: SearchResult, steps: Any
+    ) -> list[Path]:
+        opts, k = self.options, self.options.copies
+        gen = torch.Generator().manual_seed(ctx.seed)
+        files: list[Path] = []
+        for index, cls in enumerate(queries.classes):
+            members = torch.nonzero(queries.labels == index).flatten()
+            if opts.pairs == 0 or len(members) == 0:
+                continue
+            pick = members[torch.randperm(len(members), generator=gen)[: opts.pairs]]
+            rows = [queries.images[pick]] + [images[pick * k + c] for c in range(k)]
+            name = re.sub(r"[^A-Za-z0-9_.-]+", "_", cls)
+            files.append(save_grid(torch.cat(rows), ctx.dir / f"pairs-{name}.png", nrow=len(pick)))
+        if opts.curves and len(images):
+            labels = [queries.classes[int(queries.labels[i // k])] for i in range(len(images))]
+            pick = torch.randperm(len(images), generator=gen)[: opts.curves].tolist()
+            steps = list(steps) if steps is not None else list(range(result.loss_history.shape[0]))
+            path = ctx.dir / "search-loss.png"
+            files.append(
+                plot_search_loss(steps, result.loss_history, labels, pick, path, title="augment search")
+            )
+        return files
+
+    def restore(self, ctx: StageContext) -> StageOutput:
+        """Read the PNGs back in ``augmented.csv``'s order."""
+        with open(ctx.dir / TABLE, encoding="utf-8", newline="") as handle:
+            rows = list(csv.DictReader(handle))
+        channels = ctx.data.spec.channels
+        shape = (0, *ctx.data.spec.shape)
+        tensors = [load_png(ctx.dir / row["output"], channels) for row in rows]
+        label = ctx.data.classes.index(self.options.label)
+        images = ImageSet(
+            torch.stack(tensors) if tensors else torch.zeros(shape),
+            torch.full((len(rows),), label, dtype=torch.long),
+            tuple(f"{ctx.name}/{Path(row['output']).name}" for row in rows),
+            ctx.data.classes,
+        )
+        summary = json.loads((ctx.dir / SUMMARY).read_text(encoding="utf-8"))
+        return StageOutput(images=images, metrics=summary, files=[ctx.dir / TABLE, ctx.dir / SUMMARY])
