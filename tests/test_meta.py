@@ -182,8 +182,10 @@ def test_builtin_components_pass_the_contract_checks() -> None:
     problems, checked = [], 0
     for kind in CHECKED_KINDS:
         for name in host.registry.names(kind):
+            fields = attrs.fields_dict(host.registry.get(kind, name).options)
+            table = {"steps": 3} if "steps" in fields else {}  # a short search is enough here
             try:
-                check_component(host, kind, name, image=ImageSpec(1, 16))
+                check_component(host, kind, name, table, image=ImageSpec(1, 16))
                 checked += 1
             except Exception as exc:
                 problems.append(f"{kind} {name!r}: {type(exc).__name__}: {exc}")
