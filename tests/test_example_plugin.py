@@ -41,7 +41,9 @@ class ScratchEnv:
         own = self.run("-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])").stdout.strip()
         # Lines starting with "import" in a .pth file are executed: addsitedir also processes the
         # parent's own .pth files, so its editable install of ganaug is visible too.
-        parents = "".join(f"import site; site.addsitedir({path!r})\n" for path in site.getsitepackages())
+        on_path = [p for p in sys.path if p.endswith(("site-packages", "dist-packages"))]
+        dirs = [*site.getsitepackages(), *on_path]
+        parents = "".join(f"import site; site.addsitedir({path!r})\n" for path in dict.fromkeys(dirs))
         (Path(own) / "_parent_env.pth").write_text(parents)
 
     def run(self, *args: str, cwd: Path | None = None, **env: str) -> subprocess.CompletedProcess[str]:
@@ -59,6 +61,7 @@ class ScratchEnv:
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> tuple[ScratchEnv, Path]:
     """The example copied (so no build files land in the repository) and pip-installed."""
+    pytest.importorskip("setuptools", reason="building without isolation needs setuptools in this env")
     root = tmp_path_factory.mktemp("example-plugin")
     source = root / "ganaug-wgan-gp"
     shutil.copytree(EXAMPLE, source, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
