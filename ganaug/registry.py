@@ -33,6 +33,12 @@ class Component:
         return self.factory(options, **context)
 
 
+def singular(kind: str) -> str:
+    """``gan_losses`` -> ``gan loss``: the kind's name for one component, in messages."""
+    word = kind.replace("_", " ")
+    return word[:-2] if word.endswith("sses") else word[:-1]
+
+
 def closest(name: str, known: list[str]) -> str:
     """A 'did you mean' hint for ``name`` among ``known`` ('' when nothing is close)."""
     match = difflib.get_close_matches(name, known, n=1, cutoff=0.5)
@@ -49,7 +55,7 @@ class Registry:
         table = self._by_kind[component.kind]
         if (old := table.get(component.name)) is not None:
             raise PluginError(
-                f"{component.kind[:-1].replace('_', ' ')} {component.name!r} is registered twice: "
+                f"{singular(component.kind)} {component.name!r} is registered twice: "
                 f"by plugin {old.plugin!r} and by plugin {component.plugin!r}"
             )
         if not attrs.has(component.options):
@@ -80,7 +86,7 @@ class Registry:
         known = sorted(table)
         listed = ", ".join(known) if known else "none registered"
         raise PluginError(
-            f"unknown {kind[:-1].replace('_', ' ')} {name!r}{closest(name, known)}; known: {listed}"
+            f"unknown {singular(kind)} {name!r}{closest(name, known)}; known: {listed}"
         )
 
     def names(self, kind: str) -> list[str]:
