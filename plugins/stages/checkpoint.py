@@ -2,8 +2,9 @@
 
 A checkpoint is ``step-NNNNNNNN.safetensors`` (weights, BatchNorm buffers, optimiser state
 tensors, RNG states) plus ``step-NNNNNNNN.json`` (position, optimiser param groups, non-tensor
-optimiser state, the tensor file's SHA-256). ``latest.json`` names the newest one and is written
-last, so a kill during a write leaves the previous checkpoint in force.
+values, the tensor file's SHA-256). Besides modules, any object with ``state_dict()`` and
+``load_state_dict()`` is saved (a loss with its own random stream, say). ``latest.json`` names
+the newest checkpoint and is written last, so a kill during a write leaves the previous one.
 """
 
 from __future__ import annotations
@@ -12,12 +13,12 @@ import hashlib
 import json
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import attrs
 import safetensors.torch
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 from torch.optim import Optimizer
 
 from ganaug.errors import CheckpointError
@@ -26,6 +27,19 @@ from ganaug.io import write_bytes, write_json
 FORMAT = 1
 LATEST = "latest.json"
 _NAME = re.compile(r"^step-(\d{8})\.(json|safetensors)$")
+
+
+class Stateful(Protocol):
+    """What a checkpoint saves besides optimisers: ``nn.Module`` or anything alike."""
+
+    def state_dict(self) -> dict[str, Any]: ...
+
+    def load_state_dict(self, state: dict[str, Any]) -> Any: ...
+
+
+def stateful(obj: object) -> bool:
+    """Whether ``obj`` has ``state_dict``/``load_state_dict`` to save in a checkpoint."""
+    return callable(getattr(obj, "state_dict", None)) and callable(getattr(obj, "load_state_dict", None))
 
 
 @attrs.frozen
@@ -38,13 +52,16 @@ class Checkpoint:
 
 
 def _flatten(
-    modules: dict[str, nn.Module], optimizers: dict[str, Optimizer]
+    modules: dict[str, Stateful], optimizers: dict[str, Optimizer]
 ) -> tuple[dict[str, Tensor], dict[str, Any]]:
     tensors: dict[str, Tensor] = {}
-    meta: dict[str, Any] = {"param_groups": {}, "optimizer_values": {}}
+    meta: dict[str, Any] = {"param_groups": {}, "optimizer_values": {}, "values": {}}
     for name, module in modules.items():
         for key, value in module.state_dict().items():
-            tensors[f"{name}/{key}"] = value.detach().cpu().contiguous()
+            if isinstance(value, Tensor):
+                tensors[f"{name}/{key}"] = value.detach().cpu().contiguous()
+            else:
+                meta["values"].setdefault(name, {})[key] = value
     for name, optimizer in optimizers.items():
         state = optimizer.state_dict()
         values: dict[str, dict[str, Any]] = {}
@@ -63,7 +80,7 @@ def _flatten(
 def save_checkpoint(
     folder: Path,
     step: int,
-    modules: dict[str, nn.Module],
+    modules: dict[str, Stateful],
     optimizers: dict[str, Optimizer],
     position: dict[str, Any],
     keep: int = 2,
@@ -126,14 +143,16 @@ def _group(group: dict[str, Any]) -> dict[str, Any]:
 
 
 def restore_checkpoint(
-    checkpoint: Checkpoint, modules: dict[str, nn.Module], optimizers: dict[str, Optimizer]
+    checkpoint: Checkpoint, modules: dict[str, Stateful], optimizers: dict[str, Optimizer]
 ) -> None:
     """Load weights, optimiser state and the global torch RNG state into live objects."""
     tensors, meta = checkpoint.tensors, checkpoint.meta
     try:
         for name, module in modules.items():
             prefix = f"{name}/"
-            module.load_state_dict({k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)})
+            state = {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
+            state.update(meta.get("values", {}).get(name, {}))
+            module.load_state_dict(state)
         for name, optimizer in optimizers.items():
             state: dict[int, dict[str, Any]] = {}
             prefix = f"{name}/state/"
@@ -145,7 +164,7 @@ def restore_checkpoint(
                 state.setdefault(int(index), {}).update(values)
             groups = [_group(g) for g in meta["param_groups"][name]]
             optimizer.load_state_dict({"state": state, "param_groups": groups})
-    except (RuntimeError, KeyError, ValueError) as exc:
+    except (RuntimeError, KeyError, ValueError, TypeError) as exc:
         raise CheckpointError(
             f"checkpoint {checkpoint.path} does not fit the networks of this recipe: {exc}"
         ) from None

@@ -21,6 +21,7 @@ from ganaug.errors import CheckpointError, DataError
 from ganaug.imaging import save_grid
 from ganaug.interfaces import ImageSet, ImageSpec, TrainedModel
 from ganaug.io import atomic_path, write_json
+from ganaug_plugins.stages.checkpoint import stateful
 from ganaug_plugins.stages.gan_step import derive_seed, noise
 from ganaug_plugins.stages.loss_log import LossLog
 
@@ -71,8 +72,11 @@ class Networks:
         return int(self.generator.latent_dim)
 
     @property
-    def modules(self) -> dict[str, nn.Module]:
-        return {"generator": self.generator, "discriminator": self.discriminator}
+    def modules(self) -> dict[str, Any]:
+        """What a checkpoint saves besides the optimisers: G, D, and a loss or weighter with state."""
+        found = {"generator": self.generator, "discriminator": self.discriminator}
+        found.update({k: v for k, v in (("loss", self.loss), ("weighter", self.weighter)) if stateful(v)})
+        return found
 
     @property
     def optimizers(self) -> dict[str, Optimizer]:

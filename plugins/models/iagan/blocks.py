@@ -1,4 +1,4 @@
-"""IAGAN's building blocks: SAGAN self-attention, the inception block and the residual block."""
+"""IAGAN's building blocks: SAGAN self-attention, the inception block, residual and strided blocks."""
 
 from __future__ import annotations
 
@@ -19,7 +19,8 @@ class SelfAttention(nn.Module):
     def __init__(self, channels: int) -> None:
         super().__init__()
         inner = max(channels // 8, 1)
-        self.f = nn.Conv2d(channels, inner, 1)
+        # f has no bias: it would add a term constant along the softmax axis, which cancels out.
+        self.f = nn.Conv2d(channels, inner, 1, bias=False)
         self.g = nn.Conv2d(channels, inner, 1)
         self.h = nn.Conv2d(channels, channels, 1)
         self.gamma = nn.Parameter(torch.zeros(1))
@@ -47,18 +48,21 @@ class InceptionBlock(nn.Module):
         if depth % 8:
             raise ValueError(f"inception depth must be a multiple of 8, got {depth}")
         d4, d2, d8 = depth // 4, depth // 2, depth // 8
-        self.branch1 = nn.Conv2d(cin, d4, 1)
+        # No biases: every branch is linear up to the BatchNorm, which supplies the shift.
+        self.branch1 = nn.Conv2d(cin, d4, 1, bias=False)
         self.branch3 = nn.Sequential(
-            nn.Conv2d(cin, d2, 1),
-            nn.Conv2d(d2, d2, (1, 3), padding=(0, 1)),
-            nn.Conv2d(d2, d2, (3, 1), padding=(1, 0)),
+            nn.Conv2d(cin, d2, 1, bias=False),
+            nn.Conv2d(d2, d2, (1, 3), padding=(0, 1), bias=False),
+            nn.Conv2d(d2, d2, (3, 1), padding=(1, 0), bias=False),
         )
         self.branch5 = nn.Sequential(
-            nn.Conv2d(cin, d8, 1),
-            nn.Conv2d(d8, d8, (1, 5), padding=(0, 2)),
-            nn.Conv2d(d8, d8, (5, 1), padding=(2, 0)),
+            nn.Conv2d(cin, d8, 1, bias=False),
+            nn.Conv2d(d8, d8, (1, 5), padding=(0, 2), bias=False),
+            nn.Conv2d(d8, d8, (5, 1), padding=(2, 0), bias=False),
         )
-        self.branch_pool = nn.Sequential(nn.MaxPool2d(3, stride=1, padding=1), nn.Conv2d(cin, d8, 1))
+        self.branch_pool = nn.Sequential(
+            nn.MaxPool2d(3, stride=1, padding=1), nn.Conv2d(cin, d8, 1, bias=False)
+        )
         self.norm = nn.BatchNorm2d(depth)
         self.act = nn.LeakyReLU(SLOPE)
 
@@ -67,29 +71,10 @@ class InceptionBlock(nn.Module):
         return self.act(self.norm(torch.cat(branches, dim=1)))
 
 
-class ResidualBlock(nn.Module):
-    """conv3x3-BN-LReLU-conv3x3-BN plus a shortcut (a 1x1 projection when channels change)."""
-
-    def __init__(self, cin: int, cout: int) -> None:
-        super().__init__()
-        self.body = nn.Sequential(
-            nn.Conv2d(cin, cout, 3, padding=1, bias=False),
-            nn.BatchNorm2d(cout),
-            nn.LeakyReLU(SLOPE),
-            nn.Conv2d(cout, cout, 3, padding=1, bias=False),
-            nn.BatchNorm2d(cout),
-        )
-        self.shortcut: nn.Module = nn.Conv2d(cin, cout, 1, bias=False) if cin != cout else nn.Identity()
-        self.act = nn.LeakyReLU(SLOPE)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.act(self.body(x) + self.shortcut(x))
-
-
 class ResidualUpBlock(nn.Module):
-    """A residual block that doubles the resolution: the first 3x3 convolution becomes a 4x4
-    stride-2 transposed one, and the 1x1 projection shortcut runs before a nearest upsampling,
-    so no convolution runs on an upsampled copy of its input."""
+    """The residual block (conv3x3-BN-LReLU-conv3x3-BN + 1x1 projection shortcut) doubling the
+    resolution: its first convolution is a 4x4 stride-2 transposed one and the shortcut's 1x1
+    projection runs before a nearest upsampling, so no convolution sees an upsampled copy."""
 
     def __init__(self, cin: int, cout: int) -> None:
         super().__init__()
