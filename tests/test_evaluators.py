@@ -13,6 +13,7 @@ from PIL import Image
 from sklearn.metrics import roc_auc_score
 from torch import Tensor, nn
 
+from ganaug.errors import GanaugError
 from ganaug.interfaces import ImageSet, ImageSpec, TrainedModel
 from ganaug.plugins import make_plugin_host
 from ganaug.progress import Progress
@@ -204,3 +205,11 @@ def test_report_marks_a_detector_that_fails_the_baseline() -> None:
     assert "0.900 [0.850, 0.950]" in good and "| yes |" in good and "0.600" in good
     assert "below the baseline" in bad
     assert "![roc](roc.png)" in text
+
+
+def test_anogan_needs_a_context_that_can_build(tmp_path: Path) -> None:
+    model, test = known_case(2)
+    ctx = context(tmp_path, {"gan": model}, test)
+    ctx.build = None
+    with pytest.raises(GanaugError, match="cannot build"):
+        anogan().evaluate(ctx)
