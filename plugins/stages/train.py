@@ -33,7 +33,7 @@ from ganaug_plugins.stages.checkpoint import (
 from ganaug_plugins.stages.gan_step import GanStep, all_finite, derive_seed, noise
 from ganaug_plugins.stages.interrupt import DeferredInterrupt
 from ganaug_plugins.stages.loss_log import LossLog
-from ganaug_plugins.stages.train_files import Networks, SampleSheet, read_training, trained_model, write_final
+from ganaug_plugins.stages.train_files import Networks, SampleSheet, restore_model, trained_model, write_final
 
 
 def _betas(_: object, attribute: attrs.Attribute, value: tuple[float, float]) -> None:
@@ -88,7 +88,8 @@ class TrainStage:
 
     def restore(self, ctx: StageContext) -> StageOutput:
         """Rebuild the trained model from the final files of a finished stage."""
-        return StageOutput(model=trained_model(ctx, self.options), metrics=read_training(ctx.dir)["metrics"])
+        model, info = restore_model(ctx, self.options)
+        return StageOutput(model=model, metrics=info["metrics"])
 
 
 class _Training:
@@ -159,8 +160,9 @@ class _Training:
         if self.last is None:  # unreachable: the last epoch always checkpoints
             self._checkpoint(o.epochs, 0)
         assert self.last is not None
-        files = write_final(ctx.dir, self.nets, self.images, self.last, metrics, self.log)
-        model = trained_model(ctx, o, (self.nets.generator, self.nets.discriminator))
+        info, files = write_final(ctx.dir, self.nets, self.images, self.last, metrics, self.log)
+        mean = self.images.images.mean(dim=0)
+        model = trained_model(ctx, info, self.nets.generator, self.nets.discriminator, mean)
         return StageOutput(model=model, metrics=metrics, files=[*files, *sheet.files(), self.last])
 
     def _epoch(self, epoch: int, interrupt: DeferredInterrupt) -> None:

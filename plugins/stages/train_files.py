@@ -91,7 +91,6 @@ class SampleSheet:
     generator: nn.Module
     z: Tensor
     conditioning: Tensor | None
-    written: list[Path] = attrs.Factory(list)
 
     @classmethod
     def make(
@@ -118,13 +117,11 @@ class SampleSheet:
                 else self.generator(self.z)
             )
         self.generator.train(was_training)
-        path = save_grid(out, self.folder / f"epoch-{epoch:04d}.png")
-        self.written.append(path)
-        return path
+        return save_grid(out, self.folder / f"epoch-{epoch:04d}.png")
 
     def files(self) -> list[Path]:
-        extra = [self.folder / "conditioning.png"] if self.conditioning is not None else []
-        return [*extra, *self.written]
+        """Every grid in the folder, including those of an earlier (interrupted) session."""
+        return sorted(self.folder.glob("*.png"))
 
 
 def _save_tensors(tensors: dict[str, Tensor], path: Path) -> Path:
@@ -135,8 +132,11 @@ def _save_tensors(tensors: dict[str, Tensor], path: Path) -> Path:
 
 def write_final(
     folder: Path, nets: Networks, images: ImageSet, checkpoint: Path, metrics: dict[str, Any], log: LossLog
-) -> list[Path]:
-    """Final weights, the mean training image, the loss table and plot, and ``training.json``."""
+) -> tuple[dict[str, Any], list[Path]]:
+    """Final weights, the mean training image, the loss table and plot, and ``training.json``.
+
+    Returns the ``training.json`` content and the files written.
+    """
     files = [
         _save_tensors(nets.generator.state_dict(), folder / "generator.safetensors"),
         _save_tensors(nets.discriminator.state_dict(), folder / "discriminator.safetensors"),
@@ -152,7 +152,7 @@ def write_final(
         "images": len(images),
     }
     files.append(write_json(folder / TRAINING, info))
-    return files
+    return info, files
 
 
 def _load(path: Path) -> dict[str, Tensor]:
@@ -172,28 +172,31 @@ def read_training(folder: Path) -> dict[str, Any]:
 
 
 def trained_model(
-    ctx: StageContext, options: Any, nets: tuple[nn.Module, nn.Module] | None = None
+    ctx: StageContext,
+    info: dict[str, Any],
+    generator: nn.Module,
+    discriminator: nn.Module,
+    train_mean: Tensor,
 ) -> TrainedModel:
-    """The stage's :class:`TrainedModel`: from live networks, or rebuilt from the final files."""
-    info = read_training(ctx.dir)
-    image = ImageSpec(**info["image"])
-    if nets is None:
-        generator, discriminator = build_networks(ctx, options, image, 0)
-        try:
-            generator.load_state_dict(_load(ctx.dir / "generator.safetensors"))
-            discriminator.load_state_dict(_load(ctx.dir / "discriminator.safetensors"))
-        except RuntimeError as exc:
-            raise CheckpointError(
-                f"{ctx.dir}: the saved weights do not fit this recipe's networks: {exc}"
-            ) from None
-    else:
-        generator, discriminator = nets
-    mean = _load(ctx.dir / "train_mean.safetensors")["train_mean"]
+    """What the stage hands on: both networks in eval mode, the image shape, the checkpoint."""
     return TrainedModel(
         name=ctx.name,
         generator=generator.eval(),
         discriminator=discriminator.eval(),
-        image=image,
+        image=ImageSpec(**info["image"]),
         checkpoint=ctx.dir / info["checkpoint"],
-        train_mean=mean,
+        train_mean=train_mean,
     )
+
+
+def restore_model(ctx: StageContext, options: Any) -> tuple[TrainedModel, dict[str, Any]]:
+    """Rebuild the :class:`TrainedModel` (and ``training.json``) from a finished stage's files."""
+    info = read_training(ctx.dir)
+    generator, discriminator = build_networks(ctx, options, ImageSpec(**info["image"]), 0)
+    try:
+        generator.load_state_dict(_load(ctx.dir / "generator.safetensors"))
+        discriminator.load_state_dict(_load(ctx.dir / "discriminator.safetensors"))
+    except RuntimeError as exc:
+        raise CheckpointError(f"{ctx.dir}: saved weights do not fit this recipe's networks: {exc}") from None
+    mean = _load(ctx.dir / "train_mean.safetensors")["train_mean"]
+    return trained_model(ctx, info, generator, discriminator, mean), info

@@ -87,9 +87,14 @@ class IaganGenerator(nn.Module):
             blocks += [ResidualUpBlock(cin, cout), InceptionBlock(cout, cout)]
             cin = cout
         self.decoder = nn.Sequential(*blocks)
-        # The last doubling is a transposed convolution straight to the image, as in DCGAN:
-        # full-resolution residual blocks would cost more than the rest of the network.
-        self.to_image = nn.Sequential(nn.ConvTranspose2d(cin, image.channels, 4, 2, 1), nn.Tanh())
+        # The last doubling: nearest upsampling and a 3x3 convolution straight to the image. A
+        # full-resolution residual block would cost more than the rest of the network, and a
+        # transposed convolution here leaves a checkerboard (and trained less stably in tests).
+        self.to_image = nn.Sequential(
+            nn.Upsample(scale_factor=2, mode="nearest"),
+            nn.Conv2d(cin, image.channels, 3, padding=1),
+            nn.Tanh(),
+        )
         self.act = nn.LeakyReLU(SLOPE)
 
     def forward(self, z: Tensor, x: Tensor | None = None) -> Tensor:
