@@ -14,7 +14,7 @@ import pytest
 import safetensors.torch
 import torch
 from PIL import Image
-from torch import Tensor
+from torch import Tensor, nn
 
 from ganaug.context import StageContext
 from ganaug.engine import run_recipe
@@ -23,6 +23,7 @@ from ganaug.hookspecs import Register, hookimpl
 from ganaug.interfaces import DataBundle, ImageSet, ImageSpec, TrainedModel
 from ganaug.plugins import make_plugin_host
 from ganaug.recipe.load import parse_recipe
+from ganaug.testing import TinyDiscriminator, TinyGenerator, TinyNetOptions
 from ganaug_plugins.losses.gan import LeastSquaresLoss
 from ganaug_plugins.models.iagan.discriminator import IaganDiscriminator
 from ganaug_plugins.models.iagan.generator import IaganGenerator
@@ -420,3 +421,64 @@ def test_old_checkpoints_are_pruned(tmp_path: Path) -> None:
 def test_too_few_images_for_a_batch(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="batch_size"):
         run(iagan(0, "least-squares", "stages.iagan.batch_size=32"), tmp_path / "run")
+
+
+class Recorder(nn.Module):
+    """A conditional generator that remembers the images it was conditioned on."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.inner = TinyGenerator(TinyNetOptions(conditional=True), ImageSpec(1, 8))
+        self.latent_dim, self.conditional = self.inner.latent_dim, True
+        self.seen: list[Tensor] = []
+
+    def forward(self, z: Tensor, x: Tensor | None = None) -> Tensor:
+        assert x is not None
+        self.seen.append(x)
+        return self.inner(z, x)
+
+
+class ZeroWeights:
+    def weights(self, real: Tensor, fake: Tensor) -> Tensor:
+        return torch.zeros(fake.shape[0])
+
+
+class Penalised(LeastSquaresLoss):
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[tuple[bool, bool]] = []
+
+    def discriminator_penalty(self, discriminator: nn.Module, real: Tensor, fake: Tensor) -> Tensor:
+        self.calls.append((fake.requires_grad, discriminator.training))
+        return torch.tensor(100.0)
+
+
+def _tiny_step(loss: Any, weighter: Any) -> tuple[GanStep, Recorder, nn.Module]:
+    torch.manual_seed(0)
+    g, d = Recorder(), TinyDiscriminator(TinyNetOptions(), ImageSpec(1, 8))
+    opt_g, opt_d = torch.optim.Adam(g.parameters(), 1e-3), torch.optim.Adam(d.parameters(), 1e-3)
+    return GanStep(g, d, loss, weighter, opt_g, opt_d), g, d
+
+
+def test_step_conditions_on_the_real_batch_and_weights_the_generator_loss() -> None:
+    step, g, d = _tiny_step(LeastSquaresLoss(), ZeroWeights())
+    real = torch.rand(4, 1, 8, 8) * 2 - 1
+    g_before = [p.detach().clone() for p in g.parameters()]
+    d_before = [p.detach().clone() for p in d.parameters()]
+    stats = step(real, torch.randn(4, g.latent_dim))
+    assert len(g.seen) == 1 and g.seen[0] is real
+    assert stats["g_loss"] == 0.0 and stats["weight"] == 0.0
+    # weights of zero: G gets no gradient and does not move; D does
+    assert all(torch.equal(a, b) for a, b in zip(g_before, g.parameters(), strict=True))
+    assert not all(torch.equal(a, b) for a, b in zip(d_before, d.parameters(), strict=True))
+
+
+def test_step_adds_the_discriminator_penalty() -> None:
+    loss = Penalised()
+    step, g, _ = _tiny_step(loss, SsimWeighter())
+    real = torch.rand(4, 1, 8, 8) * 2 - 1
+    z = torch.randn(4, g.latent_dim)
+    stats = step(real, z)
+    assert loss.calls == [(False, True)]  # a detached fake, D in training mode
+    plain, _, _ = _tiny_step(LeastSquaresLoss(), SsimWeighter())
+    assert stats["d_loss"] == pytest.approx(plain(real, z)["d_loss"] + 100.0)

@@ -157,13 +157,11 @@ class _Training:
             "steps": self.state["step"],
             "train_seconds": self.state["seconds"],
         }
-        if self.last is None:  # unreachable: the last epoch always checkpoints
-            self._checkpoint(o.epochs, 0)
-        assert self.last is not None
-        info, files = write_final(ctx.dir, self.nets, self.images, self.last, metrics, self.log)
+        last = self.last or self._checkpoint(o.epochs, 0)  # the last epoch has written one
+        info, files = write_final(ctx.dir, self.nets, self.images, last, metrics, self.log)
         mean = self.images.images.mean(dim=0)
         model = trained_model(ctx, info, self.nets.generator, self.nets.discriminator, mean)
-        return StageOutput(model=model, metrics=metrics, files=[*files, *sheet.files(), self.last])
+        return StageOutput(model=model, metrics=metrics, files=[*files, *sheet.files(), last])
 
     def _epoch(self, epoch: int, interrupt: DeferredInterrupt) -> None:
         ctx, o, state = self.ctx, self.o, self.state
@@ -174,15 +172,10 @@ class _Training:
         with ctx.progress.task(f"{ctx.name} epoch {epoch + 1}", total=self.steps) as bar:
             bar.advance(start)
             for batch in range(start, self.steps):
-                real = self.images.images[order[batch * o.batch_size : (batch + 1) * o.batch_size]].to(
-                    ctx.device
-                )
-                z = noise(
-                    derive_seed(self.seed, "noise", state["step"]),
-                    len(real),
-                    self.nets.latent_dim,
-                    ctx.device,
-                )
+                index = order[batch * o.batch_size : (batch + 1) * o.batch_size]
+                real = self.images.images[index].to(ctx.device)
+                z_seed = derive_seed(self.seed, "noise", state["step"])
+                z = noise(z_seed, len(real), self.nets.latent_dim, ctx.device)
                 began = time.perf_counter()
                 stats = self.step(real, z)
                 state["seconds"] += time.perf_counter() - began
@@ -211,8 +204,8 @@ class _Training:
             "resuming from %s (epoch %d, batch %d)", self.last, self.state["epoch"] + 1, self.state["batch"]
         )
 
-    def _checkpoint(self, epoch: int, batch: int) -> None:
-        """Checkpoint the state before batch ``batch`` of (0-based) ``epoch``."""
+    def _checkpoint(self, epoch: int, batch: int) -> Path:
+        """Checkpoint the state before batch ``batch`` of (0-based) ``epoch``; return its path."""
         self._check_weights(epoch + 1 if batch else epoch)
         position = {**self.state, "epoch": epoch, "batch": batch}
         self.log.write_csv(self.ctx.dir / "losses.csv")
@@ -224,6 +217,7 @@ class _Training:
             position,
             self.o.keep_checkpoints,
         )
+        return self.last
 
     def _check_weights(self, epoch: int) -> None:
         """Raise DivergenceError if a weight of G or D is NaN/inf (``epoch`` 1-based, for the message)."""
