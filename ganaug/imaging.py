@@ -38,7 +38,7 @@ def save_png(image: Tensor, path: str | Path) -> Path:
 def load_png(path: str | Path, channels: int) -> Tensor:
     """Read a PNG written by :func:`save_png` back into ``[C,H,W]`` in [-1, 1]."""
     with Image.open(path) as img:
-        array = np.asarray(img.convert("L" if channels == 1 else "RGB"))
+        array = np.array(img.convert("L" if channels == 1 else "RGB"))
     return from_uint8(array)
 
 

@@ -5,7 +5,7 @@ A third-party architecture plugs in by satisfying these protocols; the engine ca
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -212,6 +212,7 @@ class EvalContext:
     scores: list[dict[str, Any]] = attrs.Factory(list)
     metrics: dict[str, Any] = attrs.Factory(dict)
     files: list[Path] = attrs.Factory(list)
+    build: Callable[..., Any] | None = None  # the stage's builder, for an evaluator's own components
 
 
 class Evaluator(Protocol):

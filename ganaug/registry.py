@@ -85,9 +85,7 @@ class Registry:
             return table[name]
         known = sorted(table)
         listed = ", ".join(known) if known else "none registered"
-        raise PluginError(
-            f"unknown {singular(kind)} {name!r}{closest(name, known)}; known: {listed}"
-        )
+        raise PluginError(f"unknown {singular(kind)} {name!r}{closest(name, known)}; known: {listed}")
 
     def names(self, kind: str) -> list[str]:
         return sorted(self._by_kind[kind])

@@ -94,6 +94,13 @@ class ReportStage:
         return self.run(ctx)
 
 
+@attrs.frozen
+class UsesOptions:
+    """A stage whose default weighter carries options of its own."""
+
+    weighter: ComponentRef = component("loss_weighters", "shout", loud=True)
+
+
 class CorePlugin:
     @hookimpl
     def register_data_sources(self, register: Register) -> None:
@@ -107,6 +114,7 @@ class CorePlugin:
     def register_stages(self, register: Register) -> None:
         register("mean", MeanStage, options=MeanOptions)
         register("report", ReportStage, options=ReportOptions)
+        register("uses", MeanStage, options=UsesOptions)
 
 
 RECIPE = """

@@ -14,13 +14,12 @@ from sklearn.metrics import roc_auc_score
 from torch import Tensor, nn
 
 from ganaug.errors import GanaugError
-from ganaug.interfaces import ImageSet, ImageSpec, TrainedModel
+from ganaug.interfaces import EvalContext, ImageSet, ImageSpec, TrainedModel
 from ganaug.plugins import make_plugin_host
 from ganaug.progress import Progress
 from ganaug.recipe.schema import ComponentRef
 from ganaug_plugins.evaluators.anogan import AnoGANEvaluator, AnoGANOptions
 from ganaug_plugins.evaluators.baseline import L1MeanEvaluator, L1MeanOptions
-from ganaug_plugins.evaluators.context import BuildingEvalContext
 from ganaug_plugins.evaluators.report import markdown_report, read_scores_csv, write_scores_csv
 from ganaug_plugins.evaluators.roc import RocEvaluator, RocOptions, bootstrap_ci, rank_auc, roc_metrics
 from ganaug_plugins.searchers.backprop import BackpropOptions
@@ -71,13 +70,13 @@ def known_case(n: int = 12) -> tuple[TrainedModel, ImageSet]:
     return model, test
 
 
-def context(tmp_path: Path, models: dict[str, TrainedModel], test: ImageSet) -> BuildingEvalContext:
+def context(tmp_path: Path, models: dict[str, TrainedModel], test: ImageSet) -> EvalContext:
     registry = make_plugin_host(builtins=["ganaug_plugins.searchers.plugin"], entry_points=False).registry
 
     def build(ref: ComponentRef, **kw: Any) -> Any:
         return registry.get(ref.kind, ref.name).build(ref.options, **kw)
 
-    return BuildingEvalContext(
+    return EvalContext(
         models=models,
         test=test,
         positive="B",

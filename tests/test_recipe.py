@@ -142,3 +142,13 @@ def test_resolved_recipe_round_trips_with_defaults_filled() -> None:
     assert dumped["stages"][0]["weighter"] == {"name": "shout", "loud": False}
     again = parse_recipe(tomli_w.dumps(dumped), registry=REGISTRY)
     assert recipe_to_dict(again) == dumped
+
+
+def test_naming_the_default_component_keeps_its_default_options() -> None:
+    host = make_plugin_host(builtins=(), entry_points=False, extra=[("core", CorePlugin())])
+    base = RECIPE + '\n[[stages]]\nkind = "uses"\nname = "u"\n'
+    assert parse_recipe(base, registry=host.registry).stage("u").options.weighter.options.loud is True
+    named = base + 'weighter = { name = "shout" }\n'
+    assert parse_recipe(named, registry=host.registry).stage("u").options.weighter.options.loud is True
+    overridden = base + 'weighter = { name = "shout", loud = false }\n'
+    assert parse_recipe(overridden, registry=host.registry).stage("u").options.weighter.options.loud is False

@@ -93,6 +93,7 @@ def resolve_fields(options: Any, path: str, scope: Scope) -> Any:
         where = join(path, field.name)
         meta = field.metadata
         if "component" in meta:
+            value = _with_default_options(value, field)
             changes[field.name] = _resolve_component_field(value, meta["component"], where, scope)
         elif "stage_ref" in meta:
             _check_stage_ref(value, meta["stage_ref"], where, scope)
@@ -105,6 +106,24 @@ def resolve_fields(options: Any, path: str, scope: Scope) -> Any:
         elif isinstance(value, list) and value and attrs.has(type(value[0])):
             changes[field.name] = [resolve_fields(v, join(where, i), scope) for i, v in enumerate(value)]
     return attrs.evolve(options, **changes) if changes else options
+
+
+def _with_default_options(value: Any, field: attrs.Attribute) -> Any:
+    """A recipe naming the field's default component keeps the default's options under its own.
+
+    ``searcher = {name = "backprop", steps = 200}`` in a stage whose default searcher is
+    ``backprop`` with ``feature_weight = 0.7`` keeps 0.7 rather than the plugin's own default.
+    """
+    default = field.default
+    if not isinstance(default, attrs.Factory) or default.takes_self:  # type: ignore[arg-type]
+        return value
+    base = default.factory()
+    if not isinstance(base, ComponentRef) or not base.raw:
+        return value
+    ref, _ = parse_ref(value, "")
+    if ref is None or ref.name != base.name or ref is base:
+        return value
+    return attrs.evolve(ref, raw={**base.raw, **ref.raw})
 
 
 def _resolve_component_field(value: Any, kind: str, path: str, scope: Scope) -> Any:

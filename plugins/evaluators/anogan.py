@@ -13,9 +13,9 @@ import attrs
 import torch
 from torch import Tensor
 
+from ganaug.errors import GanaugError
 from ganaug.interfaces import EvalContext, ImageSet, SearchResult, TrainedModel
 from ganaug.recipe.schema import ComponentRef, component
-from ganaug_plugins.evaluators.context import build_component
 from ganaug_plugins.evaluators.plots import plot_search_loss, save_reconstructions
 from ganaug_plugins.searchers.backprop import search_terms
 from ganaug_plugins.searchers.frozen import frozen
@@ -77,7 +77,7 @@ class AnoGANEvaluator:
         self.options = options
 
     def evaluate(self, ctx: EvalContext) -> None:
-        searcher = build_component(ctx, self.options.searcher)
+        searcher = _build(ctx, self.options.searcher)
         for name, model in ctx.models.items():
             model.generator.to(ctx.device)
             model.discriminator.to(ctx.device)
@@ -112,3 +112,12 @@ class AnoGANEvaluator:
             pick = torch.randperm(len(ctx.test), generator=gen)[: self.options.samples]
             path = ctx.dir / f"reconstructions-{safe_name(name)}.png"
             ctx.files.append(save_reconstructions(ctx.test.images[pick], result.generated[pick], path))
+
+
+def _build(ctx: EvalContext, ref: ComponentRef) -> Any:
+    """Build a component the evaluator's options name, with the stage's builder."""
+    if ctx.build is None:
+        raise GanaugError(
+            f"this evaluation context cannot build components (needed: {ref.kind} {ref.name!r})"
+        )
+    return ctx.build(ref)

@@ -12,11 +12,10 @@ import attrs
 
 from ganaug.context import StageContext
 from ganaug.errors import DataError
-from ganaug.interfaces import StageOutput, TrainedModel
+from ganaug.interfaces import EvalContext, StageOutput, TrainedModel
 from ganaug.io import write_json, write_text
 from ganaug.recipe.schema import ComponentRef, components, stage_ref
 from ganaug.selection import ImageSelection
-from ganaug_plugins.evaluators.context import BuildingEvalContext
 from ganaug_plugins.evaluators.report import markdown_report, write_scores_csv
 
 SCORES, METRICS, REPORT = "scores.csv", "metrics.json", "report.md"
@@ -52,7 +51,7 @@ class EvaluateStage:
             if model is None:
                 raise DataError(f"stage {ctx.name!r}: stage {name!r} produced no model")
             models[name] = model
-        ectx = BuildingEvalContext(
+        ectx = EvalContext(
             models=models,
             test=test,
             positive=opts.positive,
