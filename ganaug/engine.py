@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import re
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +24,7 @@ from ganaug.plugins import PluginHost, make_plugin_host
 from ganaug.progress import Progress
 from ganaug.recipe.load import recipe_to_dict
 from ganaug.recipe.schema import Recipe
+from ganaug.report import write_report
 from ganaug.rundir import LOG, RunDir, environment_versions, now, recipe_hash
 
 LOGGER = "ganaug"
@@ -232,23 +232,8 @@ def _execute(session: Session) -> RunResult:
         log.info("stage %s finished", spec.name)
     manifest["finished"] = now()
     run_dir.write_manifest(manifest)
-    write_report(run_dir, recipe)
+    write_report(run_dir.path, recipe)
     return RunResult(run_dir.path, outputs)
-
-
-def write_report(run_dir: RunDir, recipe: Recipe) -> Path | None:
-    """Gather each stage's ``report.md`` into the run's ``report.md`` (links made run-relative)."""
-    parts = []
-    for spec in recipe.stages:
-        section = run_dir.path / spec.name / "report.md"
-        if section.exists():
-            text = section.read_text(encoding="utf-8")
-            text = re.sub(r"\]\((?!https?:|/)([^)]+)\)", rf"]({spec.name}/\1)", text)
-            parts.append(f"## {spec.name} ({spec.kind})\n\n{text.strip()}\n")
-    if not parts:
-        return None
-    head = f"# {recipe.run.name}\n\nRun directory: `{run_dir.path}`, seed {recipe.run.seed}.\n"
-    return io.write_text(run_dir.path / "report.md", "\n".join([head, *parts]))
 
 
 def _stage_offset(name: str) -> int:

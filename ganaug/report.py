@@ -1,0 +1,32 @@
+"""The run's ``report.md``: every stage's own report gathered under one title."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from ganaug import io
+from ganaug.recipe.schema import Recipe
+
+_LINK = re.compile(r"\]\((?!https?:|/)([^)]+)\)")
+_HEADING = re.compile(r"^(#+) ", re.MULTILINE)
+
+
+def stage_section(stage: str, kind: str, text: str) -> str:
+    """One stage's report, its links made relative to the run folder, its headings nested below ours."""
+    text = _LINK.sub(rf"]({stage}/\1)", text)
+    text = _HEADING.sub(r"##\1 ", text)
+    return f"## {stage} ({kind})\n\n{text.strip()}\n"
+
+
+def write_report(run_dir: Path, recipe: Recipe) -> Path | None:
+    """Gather each stage's ``report.md`` into ``run_dir/report.md``; None when no stage wrote one."""
+    parts = [
+        stage_section(spec.name, spec.kind, (run_dir / spec.name / "report.md").read_text(encoding="utf-8"))
+        for spec in recipe.stages
+        if (run_dir / spec.name / "report.md").exists()
+    ]
+    if not parts:
+        return None
+    head = f"# {recipe.run.name}\n\nRun directory: `{run_dir}`, seed {recipe.run.seed}.\n"
+    return io.write_text(run_dir / "report.md", "\n".join([head, *parts]))
