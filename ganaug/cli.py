@@ -13,7 +13,8 @@ from rich.table import Table
 from rich.text import Text
 
 from ganaug import __version__
-from ganaug.errors import GanaugError, RecipeError
+from ganaug.errors import GanaugError, PluginError, RecipeError
+from ganaug.registry import closest, singular
 from ganaug.scaffold import new_plugin
 
 
@@ -141,6 +142,35 @@ def plugins() -> None:
         table.add_row(info.name, info.version, text or "-", info.source)
     Console(width=max(120, Console().width)).print(table)
     _warn_failures(host, _console())
+
+
+@cli.command()
+@click.argument("name", required=False)
+@click.option("--markdown", is_flag=True, help="The whole reference as Markdown (docs/components.md).")
+@guarded
+def options(name: str | None, markdown: bool) -> None:
+    """Show the options (type, default) of every component, or of the component NAME."""
+    from ganaug.describe import markdown as reference
+    from ganaug.describe import option_rows
+    from ganaug.plugins import make_plugin_host
+
+    registry = make_plugin_host().registry
+    if markdown:
+        click.echo(reference(registry), nl=False)
+        return
+    shown = [c for c in registry if name is None or c.name == name]
+    if not shown:
+        raise PluginError(
+            f"no component named {name!r}{closest(name or '', sorted({c.name for c in registry}))}"
+        )
+    console = Console(width=max(100, Console().width))
+    for comp in shown:
+        table = Table(title=f"{singular(comp.kind)} {comp.name!r} ({comp.plugin})", title_justify="left")
+        for column in ("option", "type", "default"):
+            table.add_column(column)
+        for row in option_rows(comp):
+            table.add_row(*row)
+        console.print(table if table.row_count else f"{singular(comp.kind)} {comp.name!r}: no options")
 
 
 def _warn_failures(host: Any, console: Console) -> None:
