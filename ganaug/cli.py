@@ -87,8 +87,11 @@ def run(
 
     console = _console(quiet)
     host = make_plugin_host()
-    _warn_failures(host, console)
-    loaded = load_recipe(recipe, overrides=overrides, registry=host.registry)
+    try:
+        loaded = load_recipe(recipe, overrides=overrides, registry=host.registry)
+    except GanaugError:
+        _warn_failures(host, _console())  # a missing plugin may be why; a run logs them itself
+        raise
     from ganaug import distributed
 
     try:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +27,15 @@ from ganaug.progress import Progress
 from ganaug.recipe.load import recipe_to_dict
 from ganaug.recipe.schema import Recipe
 from ganaug.report import write_report
-from ganaug.rundir import LOG, RunDir, environment_versions, now, recipe_hash
+from ganaug.rundir import (
+    LOG,
+    RunDir,
+    environment_versions,
+    now,
+    open_run_dir,
+    recipe_hash,
+    remove_temp_files,
+)
 
 LOGGER = "ganaug"
 
@@ -48,6 +58,25 @@ class RunResult:
 def cache_dir() -> Path:
     """Where decoded data sets are cached (``GANAUG_CACHE_DIR``, else ``~/.cache/ganaug``)."""
     return Path(os.environ.get("GANAUG_CACHE_DIR", Path.home() / ".cache" / "ganaug"))
+
+
+@contextlib.contextmanager
+def _warnings_to(log: logging.Logger) -> Iterator[None]:
+    """Route Python warnings raised during the run into ganaug's log (console and ``run.log``)."""
+
+    def show(message: Warning | str, category: type[Warning], filename: str, lineno: int, *_: Any) -> None:
+        log.warning("%s: %s (%s:%d)", category.__name__, message, Path(filename).name, lineno)
+
+    with warnings.catch_warnings():
+        warnings.showwarning = show
+        yield
+
+
+def _clean_temp_files(run_dir: RunDir, log: logging.Logger) -> None:
+    removed = remove_temp_files(run_dir.path)
+    if removed:
+        names = ", ".join(str(p.relative_to(run_dir.path)) for p in removed[:5])
+        log.info("removed %d partial file(s) an interrupted write left: %s", len(removed), names)
 
 
 def _file_log(run_dir: Path) -> logging.Handler:
@@ -78,13 +107,19 @@ def run_recipe(
     torch_device = distributed.device_for(world, resolve_device(device or recipe.run.device))
     distributed.init(world, torch_device)
     io.set_writes_enabled(world.is_main)
-    run_dir = _shared_run_dir(world, recipe, out, resume, digest, force)
+    run_dir, notes = _shared_run_dir(world, recipe, out, resume, resolved, force)
     log = logging.getLogger(LOGGER)
     log.setLevel(logging.INFO)
     handler = _file_log(run_dir.path) if world.is_main else logging.NullHandler()
     log.addHandler(handler)
     try:
-        with run_dir.lock() if world.is_main else contextlib.nullcontext():
+        with run_dir.lock() if world.is_main else contextlib.nullcontext(), _warnings_to(log):
+            for note in notes:
+                log.warning("%s", note)
+            for failure in host.failures:
+                log.warning("plugin %r not loaded: %s", failure.name, failure.reason)
+            if resume is not None and world.is_main:
+                _clean_temp_files(run_dir, log)
             session = Session(
                 recipe, run_dir, resolved, digest, torch_device, progress, host, log, resume, world
             )
@@ -100,6 +135,9 @@ def run_recipe(
     except GanaugError as exc:
         log.error("%s", exc)
         raise
+    except Exception:
+        log.exception("the run failed with an unexpected error (a bug; please report it)")
+        raise
     finally:
         log.removeHandler(handler)
         handler.close()
@@ -107,13 +145,23 @@ def run_recipe(
 
 
 def _shared_run_dir(
-    world: distributed.World, recipe: Recipe, out: Path | None, resume: Path | None, digest: str, force: bool
-) -> RunDir:
-    """Rank 0 opens (or refuses) the run directory; every other rank gets the same answer."""
+    world: distributed.World,
+    recipe: Recipe,
+    out: Path | None,
+    resume: Path | None,
+    resolved: dict[str, Any],
+    force: bool,
+) -> tuple[RunDir, list[str]]:
+    """Rank 0 opens (or refuses) the run directory; every other rank gets the same answer.
+
+    Also returns warnings found on the way, to log once the run's own log file is open."""
+    digest = recipe_hash(resolved)
     answer: tuple[str, str]
+    notes: list[str] = []
     if world.is_main:
         try:
-            answer = ("ok", str(_open_run_dir(recipe, out, resume, digest, force).path))
+            opened, notes = open_run_dir(recipe, out, resume, digest, force, resolved)
+            answer = ("ok", str(opened.path))
         except RunDirError as exc:
             answer = ("error", str(exc))
             world.broadcast(answer)
@@ -121,47 +169,7 @@ def _shared_run_dir(
     answer = world.broadcast(answer if world.is_main else ("", ""))
     if answer[0] == "error":
         raise RunDirError(answer[1])
-    return RunDir(Path(answer[1]))
-
-
-def _open_run_dir(recipe: Recipe, out: Path | None, resume: Path | None, digest: str, force: bool) -> RunDir:
-    if resume is not None:
-        run_dir = RunDir(Path(resume))
-        old = run_dir.read_recipe_hash()
-        if old is None:
-            raise RunDirError(f"{resume} holds no ganaug run to resume (no manifest.json)")
-        if old != digest and not force:
-            raise RunDirError(
-                f"the recipe changed since {resume} was started (hash {old} -> {digest}); "
-                "pass --force to resume anyway"
-            )
-        return run_dir
-    if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-        if any(p for p in out.iterdir() if p.name != ".lock"):
-            hint = _unfinished_hint(RunDir(out), digest)
-            raise RunDirError(f"{out} is not empty{hint}; use --resume {out} or another --out")
-        return RunDir(out)
-    output_dir = Path(recipe.run.output_dir)
-    for earlier in sorted(output_dir.glob(f"{recipe.run.name}-*"), reverse=True):
-        if _unfinished_hint(RunDir(earlier), digest):
-            logging.getLogger(LOGGER).warning(
-                "%s holds an unfinished run of this same recipe; to continue it instead, "
-                "run again with --resume %s",
-                earlier,
-                earlier,
-            )
-            break
-    return RunDir.new(output_dir, recipe.run.name)
-
-
-def _unfinished_hint(run_dir: RunDir, digest: str) -> str:
-    """' (it holds an unfinished run of this recipe: ...)' when that is so, else ''."""
-    manifest = run_dir.read_manifest()
-    if not manifest or manifest.get("finished") or manifest.get("recipe_hash") != digest:
-        return ""
-    done = [name for name in manifest.get("stages", {}) if run_dir.is_done(name)]
-    return f" (it holds an unfinished run of this recipe; stages done: {', '.join(done) or 'none'})"
+    return RunDir(Path(answer[1])), notes
 
 
 @attrs.frozen

@@ -6,6 +6,7 @@ import contextlib
 import errno
 import json
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +15,12 @@ from typing import Any
 from ganaug.errors import RunDirError
 
 _writes = {"enabled": True}
+_TEMP = re.compile(r"^\..+\.[A-Za-z0-9_]+\.tmp$")
+
+
+def is_temp_name(name: str) -> bool:
+    """Whether ``name`` looks like one of :func:`atomic_path`'s temporary files."""
+    return bool(_TEMP.match(name))
 
 
 def set_writes_enabled(enabled: bool) -> None:

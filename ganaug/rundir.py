@@ -8,6 +8,7 @@ import hashlib
 import json
 import os
 import platform
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +76,13 @@ class RunDir:
     def write_recipe(self, resolved: dict[str, Any]) -> None:
         io.write_text(self.path / RECIPE, tomli_w.dumps(resolved))
 
+    def read_recipe(self) -> dict[str, Any] | None:
+        """The resolved recipe this run was started (or last resumed) with; None if unreadable."""
+        try:
+            return tomllib.loads((self.path / RECIPE).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+
     def read_recipe_hash(self) -> str | None:
         manifest = self.read_manifest()
         return manifest.get("recipe_hash") if manifest else None
@@ -116,6 +124,107 @@ def _read_pid(lock: Path) -> int | None:
         return int(lock.read_text().strip() or "0") or None
     except (OSError, ValueError):
         return None
+
+
+def _leaves(value: Any, prefix: str) -> dict[str, Any]:
+    if isinstance(value, dict):
+        found: dict[str, Any] = {}
+        for key, item in value.items():
+            found.update(_leaves(item, f"{prefix}.{key}" if prefix else str(key)))
+        return found
+    return {prefix: value}
+
+
+def _by_name(stages: Any) -> dict[str, Any]:
+    items = stages if isinstance(stages, list) else []
+    return {str(s.get("name", i)) if isinstance(s, dict) else str(i): s for i, s in enumerate(items)}
+
+
+def recipe_changes(old: dict[str, Any], new: dict[str, Any], limit: int = 12) -> list[str]:
+    """What differs between two resolved recipes, one line each (``stages.base.epochs: 3 -> 4``).
+
+    ``new`` is compared as it would read back from ``recipe.toml``; stages are matched by name.
+    """
+    new = tomllib.loads(tomli_w.dumps(new))
+    lines: list[str] = []
+    rest_old = {k: v for k, v in old.items() if k != "stages"}
+    rest_new = {k: v for k, v in new.items() if k != "stages"}
+    old_stages, new_stages = _by_name(old.get("stages")), _by_name(new.get("stages"))
+    if list(old_stages) != list(new_stages):
+        lines.append(f"stages: {', '.join(old_stages) or 'none'} -> {', '.join(new_stages) or 'none'}")
+    pairs = [("", rest_old, rest_new)]
+    pairs += [(f"stages.{n}", old_stages[n], new_stages[n]) for n in old_stages if n in new_stages]
+    for prefix, a, b in pairs:
+        flat_a, flat_b = _leaves(a, prefix), _leaves(b, prefix)
+        for key in sorted(set(flat_a) | set(flat_b)):
+            if flat_a.get(key, "(unset)") != flat_b.get(key, "(unset)"):
+                lines.append(f"{key}: {flat_a.get(key, '(unset)')!r} -> {flat_b.get(key, '(unset)')!r}")
+    if len(lines) > limit:
+        lines = [*lines[:limit], f"... and {len(lines) - limit} more"]
+    return lines
+
+
+def open_run_dir(
+    recipe: Any, out: Path | None, resume: Path | None, digest: str, force: bool, resolved: dict[str, Any]
+) -> tuple[RunDir, list[str]]:
+    """The run directory for ``--resume``, ``--out`` or a new one under ``run.output_dir``.
+
+    Refuses a changed recipe on resume (naming what changed) unless ``force``, and a non-empty
+    ``--out``. Returns the folder and warnings to log once the run's log is open.
+    """
+    if resume is not None:
+        run_dir = RunDir(Path(resume))
+        old = run_dir.read_recipe_hash()
+        if old is None:
+            raise RunDirError(f"{resume} holds no ganaug run to resume (no manifest.json)")
+        if old == digest:
+            return run_dir, []
+        stored = run_dir.read_recipe()
+        changes = recipe_changes(stored, resolved) if stored is not None else []
+        what = "\n".join(f"  {line}" for line in changes) or "  (recipe.toml is missing or unreadable)"
+        if not force:
+            raise RunDirError(
+                f"the recipe changed since {resume} was started (hash {old} -> {digest}):\n{what}\n"
+                "resume with the same recipe, or pass --force to resume with the new one "
+                "(finished stages are kept as they are)"
+            )
+        return run_dir, [f"resuming with a changed recipe (--force):\n{what}"]
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        if any(p for p in out.iterdir() if p.name != LOCK):
+            hint = unfinished_hint(RunDir(out), digest)
+            raise RunDirError(f"{out} is not empty{hint}; use --resume {out} or another --out")
+        return RunDir(out), []
+    output_dir = Path(recipe.run.output_dir)
+    notes = []
+    for earlier in sorted(output_dir.glob(f"{recipe.run.name}-*"), reverse=True):
+        if unfinished_hint(RunDir(earlier), digest):
+            notes.append(
+                f"{earlier} holds an unfinished run of this same recipe; to continue it instead, "
+                f"run again with --resume {earlier}"
+            )
+            break
+    return RunDir.new(output_dir, recipe.run.name), notes
+
+
+def unfinished_hint(run_dir: RunDir, digest: str) -> str:
+    """' (it holds an unfinished run of this recipe: ...)' when that is so, else ''."""
+    manifest = run_dir.read_manifest()
+    if not manifest or manifest.get("finished") or manifest.get("recipe_hash") != digest:
+        return ""
+    done = [name for name in manifest.get("stages", {}) if run_dir.is_done(name)]
+    return f" (it holds an unfinished run of this recipe; stages done: {', '.join(done) or 'none'})"
+
+
+def remove_temp_files(folder: Path) -> list[Path]:
+    """Delete the temporary files interrupted atomic writes left (``.NAME.XXXX.tmp``).
+
+    Only safe while holding the folder's lock: a live writer's temp file looks the same.
+    """
+    found = [p for p in folder.rglob(".*.tmp") if p.is_file() and io.is_temp_name(p.name)]
+    for path in found:
+        path.unlink(missing_ok=True)
+    return found
 
 
 def environment_versions(plugins: list[dict[str, str]]) -> dict[str, Any]:
