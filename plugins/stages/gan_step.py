@@ -13,6 +13,8 @@ from torch.optim import Optimizer
 
 from ganaug.device import generator_for
 
+STATS = ("d_loss", "g_loss", "weight", "d_real", "d_fake")
+
 
 def derive_seed(base: int, *parts: object) -> int:
     """A 63-bit seed from a base seed and labels (``"order", epoch``): independent streams
@@ -82,13 +84,17 @@ class GanStep:
             g_loss = (loss.generator_loss(logits) * weights).mean()
             g_loss.backward()
         self.opt_g.step()
-        return {
-            "d_loss": float(d_loss.item()),
-            "g_loss": float(g_loss.item()),
-            "weight": float(weights.detach().mean().item()),
-            "d_real": float(real_logits.detach().mean().item()),
-            "d_fake": float(fake_logits.detach().mean().item()),
-        }
+        with torch.no_grad():  # one host transfer for all five figures (one sync on a GPU)
+            stats = torch.stack(
+                [
+                    d_loss.detach().float(),
+                    g_loss.detach().float(),
+                    weights.mean().float(),
+                    real_logits.mean().float(),
+                    fake_logits.mean().float(),
+                ]
+            ).tolist()
+        return dict(zip(STATS, (float(v) for v in stats), strict=True))
 
 
 def all_finite(*modules: nn.Module) -> bool:

@@ -1,0 +1,1 @@
+"""ganaug benchmark suite: search, training, FLOP efficiency, memory (``python -m benchmarks.run``)."""

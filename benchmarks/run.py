@@ -1,0 +1,95 @@
+"""``python -m benchmarks.run [--device cuda] [--quick] [--out results.json]``: every benchmark in
+one process, a table with ratios on the console and all figures in a JSON file (written atomically)."""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import time
+from pathlib import Path
+from typing import Any
+
+import attrs
+import torch
+from rich.console import Console
+
+from benchmarks.common import Settings, matmul_gflops
+from benchmarks.components import bench_iagan_components
+from benchmarks.report import print_report
+from benchmarks.search import bench_early_stop, bench_memory, bench_search
+from benchmarks.train import bench_train
+from ganaug.io import write_json
+
+FULL = Settings()
+QUICK = Settings(
+    search_steps=4,
+    batched_images=128,
+    chunk_sizes=(64,),
+    train_steps=2,
+    memory_images=2_000,
+    early_stop_images=32,
+    early_stop_steps=150,
+)
+
+
+def run_all(settings: Settings, log: Any = None) -> dict[str, Any]:
+    """Run every benchmark under ``settings`` and return the figures (JSON-ready)."""
+    say = log or (lambda _msg: None)
+    started = time.perf_counter()
+    device = torch.device(settings.device)
+    say("matmul")
+    peak = matmul_gflops(settings.matmul_n, device)
+    search = []
+    for name in ("dcgan", "iagan"):
+        say(f"search {name}")
+        search.append(bench_search(name, settings, peak))
+    train = []
+    for name in ("dcgan", "iagan"):
+        for batch in settings.train_batches:
+            for cl in (False, True):
+                say(f"train {name} batch {batch}{' channels_last' if cl else ''}")
+                train.append(bench_train(name, batch, settings, peak, channels_last=cl))
+    say("IAGAN components")
+    components = bench_iagan_components(settings)
+    say("early stop")
+    early = bench_early_stop(settings)
+    say(f"memory ({settings.memory_images} images)")
+    memory = bench_memory(settings)
+    return {
+        "machine": {
+            "platform": platform.platform(),
+            "processor": platform.processor(),
+            "torch": torch.__version__,
+            "threads": torch.get_num_threads(),
+            "device": str(device),
+            "cuda_device": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
+        },
+        "settings": attrs.asdict(settings),
+        "matmul_gflops": peak,
+        "search": search,
+        "train": train,
+        "iagan_components": components,
+        "early_stop": early,
+        "memory": memory,
+        "seconds_total": time.perf_counter() - started,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse the command line, run, print the table and write the JSON."""
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__)
+    parser.add_argument("--device", default="cpu", help="cpu (default) or cuda")
+    parser.add_argument("--quick", action="store_true", help="fewer steps and images (~1 minute)")
+    parser.add_argument("--out", type=Path, default=Path("benchmark-results.json"))
+    args = parser.parse_args(argv)
+    settings = attrs.evolve(QUICK if args.quick else FULL, device=args.device)
+    console = Console()
+    results = run_all(settings, log=lambda msg: console.log(msg))
+    print_report(results, console)
+    write_json(args.out, results)
+    console.print(f"wrote {args.out} ({results['seconds_total']:.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
