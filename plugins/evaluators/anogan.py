@@ -2,6 +2,7 @@
 
 Each model also gets the same score at the search's starting point (``anogan@init``): the
 no-search control that shows how much of the detector's power comes from the search itself.
+Under ``torchrun`` the test images are split across ranks (the evaluate stage sets ``world``).
 """
 
 from __future__ import annotations
@@ -13,12 +14,14 @@ import attrs
 import torch
 from torch import Tensor
 
+from ganaug.distributed import World
 from ganaug.errors import GanaugError
 from ganaug.interfaces import EvalContext, ImageSet, SearchResult, TrainedModel
 from ganaug.recipe.schema import ComponentRef, component
 from ganaug_plugins.evaluators.plots import plot_search_loss, save_reconstructions
 from ganaug_plugins.searchers.backprop import search_terms
 from ganaug_plugins.searchers.frozen import frozen
+from ganaug_plugins.searchers.sharded import sharded_search
 
 METHOD = "anogan"
 INIT_METHOD = "anogan@init"
@@ -75,6 +78,8 @@ class AnoGANEvaluator:
 
     def __init__(self, options: AnoGANOptions) -> None:
         self.options = options
+        #: the torchrun job this evaluator searches in; the evaluate stage sets it (1 process: World())
+        self.world = World()
 
     def evaluate(self, ctx: EvalContext) -> None:
         searcher = _build(ctx, self.options.searcher)
@@ -82,8 +87,15 @@ class AnoGANEvaluator:
             model.generator.to(ctx.device)
             model.discriminator.to(ctx.device)
             ctx.log.info("anogan: searching %d test images with model %s", len(ctx.test), name)
-            result: SearchResult = searcher.search(
-                model.generator, model.discriminator, ctx.test.images, seed=ctx.seed, progress=ctx.progress
+            result: SearchResult = sharded_search(
+                searcher,
+                self.world,
+                model.generator,
+                model.discriminator,
+                ctx.test.images,
+                seed=ctx.seed,
+                progress=ctx.progress,
+                device=ctx.device,
             )
             ctx.scores += _rows(ctx.test, name, METHOD, result.residual, result.discrimination, result.score)
             r0, d0 = terms_at(model, ctx.test.images, result.z_initial)

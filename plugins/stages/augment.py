@@ -3,6 +3,7 @@
 IAGAN (paper Sec. 3): for every query image (of either class) search z with 400 steps and
 lambda 0.7, and keep G(z[, x]) as an extra training image labelled with the trained class.
 The images are written as PNGs and handed on as an ``ImageSet`` (``add = ["<this stage>"]``).
+Under ``torchrun`` the queries are split across ranks (:mod:`ganaug_plugins.searchers.sharded`).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from ganaug.recipe.schema import ComponentRef, component, stage_ref
 from ganaug.selection import ImageSelection
 from ganaug_plugins.evaluators.plots import plot_search_loss
 from ganaug_plugins.evaluators.report import write_rows_csv
+from ganaug_plugins.searchers.sharded import sharded_search
 
 IMAGES, TABLE, SUMMARY = "images", "augmented.csv", "summary.json"
 COLUMNS = ("output", "query", "query_class", "copy", "residual", "discrimination", "score", "initial_score")
@@ -83,8 +85,16 @@ class AugmentStage:
         searcher = ctx.build(opts.searcher)
         inputs = queries.images.repeat_interleave(opts.copies, dim=0)
         ctx.log.info("augment: %d queries x %d copies with model %s", len(queries), opts.copies, opts.model)
-        result: SearchResult = searcher.search(
-            trained.generator, trained.discriminator, inputs, seed=ctx.seed, progress=ctx.progress
+        # under torchrun each rank searches its block of images; all ranks get every result
+        result: SearchResult = sharded_search(
+            searcher,
+            ctx.world,
+            trained.generator,
+            trained.discriminator,
+            inputs,
+            seed=ctx.seed,
+            progress=ctx.progress,
+            device=ctx.device,
         )
         names = output_names(list(queries.ids), opts.copies)
         # what later stages get is exactly what restore() reads back from the PNGs

@@ -22,7 +22,7 @@ from torch import Tensor
 from torch.optim import Optimizer
 
 from ganaug.errors import CheckpointError
-from ganaug.io import write_bytes, write_json
+from ganaug.io import write_bytes, write_json, writes_enabled
 
 FORMAT = 1
 LATEST = "latest.json"
@@ -84,17 +84,23 @@ def save_checkpoint(
     optimizers: dict[str, Optimizer],
     position: dict[str, Any],
     keep: int = 2,
+    world_size: int = 1,
 ) -> Path:
     """Write a checkpoint for global ``step``; point ``latest.json`` at it; keep the newest
-    ``keep`` checkpoints. Returns the checkpoint's JSON path."""
+    ``keep`` checkpoints; ``world_size`` (processes that trained) is recorded for resume checks.
+    Returns the checkpoint's JSON path. Off rank 0 of a distributed run
+    (writes disabled) nothing is written or pruned: rank 0 owns the folder."""
+    stem = f"step-{step:08d}"
+    if not writes_enabled():
+        return folder / f"{stem}.json"
     tensors, meta = _flatten(modules, optimizers)
     blob = safetensors.torch.save(tensors)
-    stem = f"step-{step:08d}"
     write_bytes(folder / f"{stem}.safetensors", blob)
     meta.update(
         format=FORMAT,
         step=step,
         position=position,
+        world_size=world_size,
         tensors=f"{stem}.safetensors",
         sha256=hashlib.sha256(blob).hexdigest(),
     )

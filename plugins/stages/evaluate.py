@@ -64,7 +64,10 @@ class EvaluateStage:
         )
         for ref in opts.evaluators:
             ctx.log.info("evaluator %s", ref.name)
-            ctx.build(ref).evaluate(ectx)
+            evaluator = ctx.build(ref)
+            if hasattr(evaluator, "world"):  # EvalContext has no world: hand it to those that shard
+                evaluator.world = ctx.world
+            evaluator.evaluate(ectx)
         files = [write_scores_csv(ectx.scores, ctx.dir / SCORES), write_json(ctx.dir / METRICS, ectx.metrics)]
         images = [p.name for p in ectx.files if p.suffix == ".png"]
         classes = sorted(set(test.classes[int(i)] for i in test.labels))

@@ -6,6 +6,9 @@ the final ``generator.safetensors``/``discriminator.safetensors`` with ``trainin
 
 Data order and noise come from seeds derived per epoch and per step, so a run resumed from any
 checkpoint ends with the same weights, bit for bit on the CPU, as one that never stopped.
+
+Under ``torchrun`` (see :mod:`.data_parallel` and docs/distributed.md) ``batch_size`` is per rank:
+each step trains on a global batch of ``batch_size x world size`` images of the same permutation.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import torch
 
 from ganaug.context import StageContext
 from ganaug.device import generator_for
-from ganaug.errors import DataError, DivergenceError
+from ganaug.errors import CheckpointError, DataError, DivergenceError
 from ganaug.interfaces import ImageSet, StageOutput
 from ganaug.recipe.schema import ComponentRef, component
 from ganaug.selection import ImageSelection
@@ -30,6 +33,7 @@ from ganaug_plugins.stages.checkpoint import (
     restore_checkpoint,
     save_checkpoint,
 )
+from ganaug_plugins.stages.data_parallel import agree, batch_shard, replicate, sync_from_main
 from ganaug_plugins.stages.gan_step import GanStep, all_finite, derive_seed, noise
 from ganaug_plugins.stages.interrupt import DeferredInterrupt
 from ganaug_plugins.stages.loss_log import LossLog
@@ -101,29 +105,40 @@ class _Training:
         self.steps = self._steps_per_epoch()
         self.seed = derive_seed(ctx.seed, "train", ctx.name)
         self.nets = Networks.build(ctx, options, self.images.spec, self.seed)
-        nets = self.nets
-        self.step = GanStep(
-            nets.generator, nets.discriminator, nets.loss, nets.weighter, nets.opt_g, nets.opt_d
-        )
+        self.step: GanStep | None = None  # made in run(), after a resume loaded the weights
         self.folder = ctx.dir / "checkpoints"
         self.state: dict[str, Any] = {"epoch": 0, "batch": 0, "step": 0, "images": 0, "seconds": 0.0}
         self.log = LossLog()
         self.last: Path | None = None
 
     def _steps_per_epoch(self) -> int:
-        n, size, name = len(self.images), self.o.batch_size, self.ctx.name
+        n, name, ranks = len(self.images), self.ctx.name, self.ctx.world.size
+        size = self.o.batch_size * ranks  # the global batch: batch_size per rank
         steps = n // size if self.o.drop_last else math.ceil(n / size)
         if steps == 0:
+            across = f" x {ranks} ranks" if ranks > 1 else ""
             raise DataError(
-                f"stage {name!r}: {n} images are fewer than batch_size {size} "
+                f"stage {name!r}: {n} images are fewer than batch_size {self.o.batch_size}{across} "
                 "(lower batch_size or set drop_last = false)"
             )
         return steps
+
+    def _start(self) -> GanStep:
+        """The training step on DDP replicas of G and D (bare modules in one process)."""
+        ctx, o, nets = self.ctx, self.o, self.nets
+        g = replicate(nets.generator, ctx.world, ctx.device)
+        d = replicate(nets.discriminator, ctx.world, ctx.device)
+        ctx.log.info(
+            "batch %d per rank x %d rank(s) = effective batch %d, %d steps per epoch; lr_g %g, lr_d %g",
+            o.batch_size, ctx.world.size, o.batch_size * ctx.world.size, self.steps, o.lr_g, o.lr_d,
+        )  # fmt: skip
+        return GanStep(g, d, nets.loss, nets.weighter, nets.opt_g, nets.opt_d)
 
     def run(self) -> StageOutput:
         ctx, o = self.ctx, self.o
         if ctx.resume:
             self._resume()
+        self.step = self._start()
         if not self.nets.generator.conditional and o.weighter.name != "none":
             ctx.log.info(
                 "generator %r is unconditional, yet weighter %r applies", o.generator.name, o.weighter.name
@@ -158,6 +173,8 @@ class _Training:
             "train_seconds": self.state["seconds"],
         }
         last = self.last or self._checkpoint(o.epochs, 0)  # the last epoch has written one
+        for module in (self.nets.generator, self.nets.discriminator):
+            sync_from_main(module, ctx.world)  # every rank hands on rank 0's (saved) networks
         info, files = write_final(ctx.dir, self.nets, self.images, last, metrics, self.log)
         mean = self.images.images.mean(dim=0)
         model = trained_model(ctx, info, self.nets.generator, self.nets.discriminator, mean)
@@ -169,24 +186,27 @@ class _Training:
             len(self.images), generator=generator_for(derive_seed(self.seed, "order", epoch))
         )
         start = state["batch"] if epoch == state["epoch"] else 0
+        assert self.step is not None
         with ctx.progress.task(f"{ctx.name} epoch {epoch + 1}", total=self.steps) as bar:
             bar.advance(start)
             for batch in range(start, self.steps):
-                index = order[batch * o.batch_size : (batch + 1) * o.batch_size]
-                real = self.images.images[index].to(ctx.device)
+                index, mine = batch_shard(order, batch, o.batch_size, ctx.world)
+                real = self.images.images[index[mine.start : mine.stop]].to(ctx.device)
+                # noise for the whole global batch, then this rank's rows: a function of the seed
                 z_seed = derive_seed(self.seed, "noise", state["step"])
-                z = noise(z_seed, len(real), self.nets.latent_dim, ctx.device)
+                z = noise(z_seed, len(index), self.nets.latent_dim, ctx.device)[mine.start : mine.stop]
                 began = time.perf_counter()
                 stats = self.step(real, z)
+                stats, stop = agree(ctx.world, stats, interrupt.requested, ctx.device)
                 state["seconds"] += time.perf_counter() - began
                 state["step"] += 1
-                state["images"] += len(real)
+                state["images"] += len(index)
                 for key in ("d_loss", "g_loss"):
                     if not math.isfinite(stats[key]):
                         raise self._diverged(f"{key} ({stats[key]})", epoch + 1)
                 self.log.add(epoch + 1, state["step"], stats)
                 bar.advance(1, d=stats["d_loss"], g=stats["g_loss"])
-                if interrupt.requested:
+                if stop:
                     self._checkpoint(epoch, batch + 1)
                     ctx.log.warning("interrupted; checkpoint written: %s", self.last)
                     raise KeyboardInterrupt
@@ -197,6 +217,14 @@ class _Training:
         if self.last is None:
             return
         checkpoint = load_checkpoint(self.last)
+        saved = int(checkpoint.meta.get("world_size", 1))
+        if saved != self.ctx.world.size:
+            raise CheckpointError(
+                f"stage {self.ctx.name!r}: checkpoint {self.last} was written by a run on {saved} "
+                f"process(es) but this run has {self.ctx.world.size}; resume with the same "
+                f"--nproc-per-node x --nnodes ({saved}), since batch size per rank and the data "
+                "order depend on it"
+            )
         restore_checkpoint(checkpoint, self.nets.modules, self.nets.optimizers)
         self.state = dict(checkpoint.meta["position"])
         self.log = LossLog.read_csv(self.ctx.dir / "losses.csv", self.state["step"])
@@ -216,6 +244,7 @@ class _Training:
             self.nets.optimizers,
             position,
             self.o.keep_checkpoints,
+            world_size=self.ctx.world.size,
         )
         return self.last
 
