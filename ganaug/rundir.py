@@ -126,11 +126,23 @@ def _read_pid(lock: Path) -> int | None:
         return None
 
 
+_UNSET = object()
+
+
+def _show(value: Any) -> str:
+    return "(unset)" if value is _UNSET else repr(value)
+
+
 def _leaves(value: Any, prefix: str) -> dict[str, Any]:
     if isinstance(value, dict):
         found: dict[str, Any] = {}
         for key, item in value.items():
             found.update(_leaves(item, f"{prefix}.{key}" if prefix else str(key)))
+        return found
+    if isinstance(value, list) and value and all(isinstance(item, dict) for item in value):
+        found = {}
+        for index, item in enumerate(value):
+            found.update(_leaves(item, f"{prefix}[{index}]"))
         return found
     return {prefix: value}
 
@@ -157,8 +169,9 @@ def recipe_changes(old: dict[str, Any], new: dict[str, Any], limit: int = 12) ->
     for prefix, a, b in pairs:
         flat_a, flat_b = _leaves(a, prefix), _leaves(b, prefix)
         for key in sorted(set(flat_a) | set(flat_b)):
-            if flat_a.get(key, "(unset)") != flat_b.get(key, "(unset)"):
-                lines.append(f"{key}: {flat_a.get(key, '(unset)')!r} -> {flat_b.get(key, '(unset)')!r}")
+            before, after = flat_a.get(key, _UNSET), flat_b.get(key, _UNSET)
+            if before != after:
+                lines.append(f"{key}: {_show(before)} -> {_show(after)}")
     if len(lines) > limit:
         lines = [*lines[:limit], f"... and {len(lines) - limit} more"]
     return lines
