@@ -241,6 +241,7 @@ def _execute(session: Session) -> RunResult:
     manifest["finished"] = now()
     run_dir.write_manifest(manifest)
     write_report(run_dir.path, recipe)
+    log.info("run finished: %s", run_dir.path)
     return RunResult(run_dir.path, outputs)
 
 

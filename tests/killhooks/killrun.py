@@ -5,7 +5,9 @@ Forms, ``;``-separated:
                   is written, before it is renamed into place (a kill in the middle of a write);
 ``call:MODULE:ATTR:N``  SIGKILL at the start of the Nth call of ``MODULE.ATTR`` (``Class.method``);
 ``slow:SECONDS``  sleep this long before every GAN training step (so an outside kill lands mid-epoch);
-``enospc:GLOB:N`` raise ENOSPC for the Nth atomic write matching GLOB (a full disk).
+``enospc:GLOB:N`` raise ENOSPC for the Nth atomic write matching GLOB (a full disk);
+``block:N:PATH``  the Nth GAN training step waits until PATH exists (holds a run mid-epoch);
+``nan:N``         the Nth GAN training step reports a NaN discriminator loss (a diverging run).
 Run as ``python -m killrun run RECIPE ...`` with this folder on ``PYTHONPATH``.
 """
 
@@ -84,6 +86,36 @@ def _patch_slow(seconds: float) -> None:
     gan_step.GanStep.__call__ = slow  # type: ignore[method-assign]
 
 
+def _patch_nan(nth: int) -> None:
+    from ganaug_plugins.stages import gan_step
+
+    original = gan_step.GanStep.__call__
+    seen = {"n": 0}
+
+    def diverging(self: Any, *args: Any, **kwargs: Any) -> Any:
+        stats = original(self, *args, **kwargs)
+        seen["n"] += 1
+        return {**stats, "d_loss": float("nan")} if seen["n"] == nth else stats
+
+    gan_step.GanStep.__call__ = diverging  # type: ignore[method-assign]
+
+
+def _patch_block(nth: int, release: Path) -> None:
+    from ganaug_plugins.stages import gan_step
+
+    original = gan_step.GanStep.__call__
+    seen = {"n": 0}
+
+    def held(self: Any, *args: Any, **kwargs: Any) -> Any:
+        seen["n"] += 1
+        deadline = time.monotonic() + 600  # a hang guard only
+        while seen["n"] == nth and not release.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return original(self, *args, **kwargs)
+
+    gan_step.GanStep.__call__ = held  # type: ignore[method-assign]
+
+
 def install(spec: str) -> None:
     """Install every fault named in ``spec`` (see the module docstring)."""
     for item in filter(None, spec.split(";")):
@@ -97,6 +129,11 @@ def install(spec: str) -> None:
         elif kind == "call":
             module, attr, nth = rest.split(":")
             _patch_call(module, attr, int(nth))
+        elif kind == "block":
+            nth, path = rest.split(":", 1)
+            _patch_block(int(nth), Path(path))
+        elif kind == "nan":
+            _patch_nan(int(rest))
         elif kind == "slow":
             _patch_slow(float(rest))
         else:
