@@ -24,15 +24,16 @@ class Settings:
 
     device: str = "cpu"
     size: int = SIZE
-    search_steps: int = 10  # measured steps per search after a warm-up
+    search_steps: int = 5  # measured steps per search after a warm-up
     port_images: int = 2  # images searched one at a time (port style, frozen one-at-a-time)
-    batched_images: int = 256  # images searched batched
-    chunk_sizes: tuple[int, ...] = (32, 64, 128)
-    train_steps: int = 4
+    batched_images: int = 128  # images searched batched
+    chunk_sizes: tuple[int, ...] = (32, 64, 128)  # DCGAN
+    iagan_chunk_sizes: tuple[int, ...] = (64,)
+    train_steps: int = 2
     train_batches: tuple[int, ...] = (16, 64)
     memory_images: int = 10_000
-    early_stop_images: int = 64
-    early_stop_steps: int = 300
+    early_stop_images: int = 32
+    early_stop_steps: int = 200
     matmul_n: int = 2048
 
 

@@ -22,13 +22,13 @@ from ganaug.io import write_json
 
 FULL = Settings()
 QUICK = Settings(
-    search_steps=4,
-    batched_images=128,
+    search_steps=3,
+    batched_images=64,
     chunk_sizes=(64,),
-    train_steps=2,
-    memory_images=2_000,
-    early_stop_images=32,
-    early_stop_steps=150,
+    train_steps=1,
+    memory_images=1_000,
+    early_stop_images=16,
+    early_stop_steps=100,
 )
 
 
@@ -40,9 +40,9 @@ def run_all(settings: Settings, log: Any = None) -> dict[str, Any]:
     say("matmul")
     peak = matmul_gflops(settings.matmul_n, device)
     search = []
-    for name in ("dcgan", "iagan"):
+    for name, chunks in (("dcgan", settings.chunk_sizes), ("iagan", settings.iagan_chunk_sizes)):
         say(f"search {name}")
-        search.append(bench_search(name, settings, peak))
+        search.append(bench_search(name, settings, peak, chunks))
     train = []
     for name in ("dcgan", "iagan"):
         for batch in settings.train_batches:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import attrs
 import torch
 from torch import Tensor, nn
 
@@ -54,8 +55,10 @@ def _searcher(steps: int, **kw: Any) -> BackpropSearcher:
 def search_rate(
     searcher: BackpropSearcher, g: nn.Module, d: nn.Module, x: Tensor, device: torch.device
 ) -> float:
-    """Image-steps per second of ``searcher`` on ``x`` (one untimed warm-up search first)."""
-    seconds = timed(lambda: searcher.search(g, d, x, seed=0), device, warmup=1)
+    """Image-steps per second of ``searcher`` on ``x``, after a one-step warm-up on one chunk."""
+    warm = BackpropSearcher(attrs.evolve(searcher.options, steps=1))
+    warm.search(g, d, x[: searcher.options.chunk_size], seed=0)
+    seconds = timed(lambda: searcher.search(g, d, x, seed=0), device, warmup=0)
     return x.shape[0] * searcher.options.steps / seconds
 
 
@@ -80,7 +83,7 @@ def step_flops(g: nn.Module, d: nn.Module, size: int, device: torch.device) -> i
         return flops_of(step) // n
 
 
-def bench_search(name: str, s: Settings, peak: float) -> dict[str, Any]:
+def bench_search(name: str, s: Settings, peak: float, chunk_sizes: tuple[int, ...]) -> dict[str, Any]:
     """All search measurements for one model (``dcgan`` or ``iagan``)."""
     device = torch.device(s.device)
     g, d = build_nets(name, s.size, device)
@@ -92,7 +95,7 @@ def bench_search(name: str, s: Settings, peak: float) -> dict[str, Any]:
     frozen_one = search_rate(_searcher(steps, chunk_size=1), g, d, one, device)
     batched = xs[: s.batched_images]
     by_chunk: dict[str, float] = {}
-    for chunk in s.chunk_sizes:
+    for chunk in chunk_sizes:
         for cl in (False, True):
             rate = search_rate(_searcher(steps, chunk_size=chunk, channels_last=cl), g, d, batched, device)
             by_chunk[f"{chunk}{'_cl' if cl else ''}"] = rate
@@ -125,14 +128,16 @@ def bench_early_stop(s: Settings) -> dict[str, Any]:
     device = torch.device(s.device)
     g, d = build_nets("dcgan", s.size, device)
     x = queries(s.early_stop_images, s.size, seed=1).to(device)
-    fixed = _searcher(s.early_stop_steps, chunk_size=64)
-    early = _searcher(s.early_stop_steps, chunk_size=64, early_stop_patience=20, early_stop_tol=1e-3)
+    fixed = _searcher(s.early_stop_steps, chunk_size=64, channels_last=True)
+    early = _searcher(
+        s.early_stop_steps, chunk_size=64, channels_last=True, early_stop_patience=10, early_stop_tol=1e-3
+    )
     a, b = fixed.search(g, d, x, seed=0), early.search(g, d, x, seed=0)
     relative = ((b.score - a.score) / a.score).abs()
     return {
         "images": int(x.shape[0]),
         "steps": s.early_stop_steps,
-        "patience": 20,
+        "patience": 10,
         "tol": 1e-3,
         "image_steps_fixed": fixed.steps_run,
         "image_steps_early": early.steps_run,
@@ -145,14 +150,14 @@ def bench_early_stop(s: Settings) -> dict[str, Any]:
 
 
 def bench_memory(s: Settings) -> dict[str, Any]:
-    """Peak resident set while searching ``memory_images`` images (1 step each) in chunks of 64:
-    bounded by one chunk's activations plus the inputs and outputs, not by the image count."""
+    """Peak resident set while searching ``memory_images`` images (1 step each) in chunks of 64,
+    channels_last: bounded by one chunk's activations plus the inputs and outputs, not by the image count."""
     device = torch.device(s.device)
     g, d = build_nets("dcgan", s.size, device)
     x = queries(s.memory_images, s.size, seed=2)
     before = current_rss_mb()
     reset = reset_peak_rss()
-    result = _searcher(1, chunk_size=64).search(g, d, x, seed=0)
+    result = _searcher(1, chunk_size=64, channels_last=True).search(g, d, x, seed=0)
     peak = peak_rss_mb()
     data_mb = 2 * x.numel() * 4 / 2**20  # queries in, generated images out
     return {
