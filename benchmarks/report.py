@@ -45,14 +45,13 @@ def print_report(r: dict[str, Any], console: Console) -> None:
             f"{100 * s['fraction_of_matmul']:.0f}%",
         )
     console.print(t)
-    t = Table(title="Batched search by chunk size (image-steps/s; _cl = channels_last)")
-    keys = list(r["search"][0]["batched_by_chunk"])
-    t.add_column("model")
-    for k in keys:
-        t.add_column(k, justify="right")
     for s in r["search"]:
-        t.add_row(s["model"], *(f"{s['batched_by_chunk'][k]:.1f}" for k in keys))
-    console.print(t)
+        t = Table(title=f"{s['model']}: batched search by chunk size (image-steps/s; _cl = channels_last)")
+        keys = list(s["batched_by_chunk"])
+        for k in keys:
+            t.add_column(k, justify="right")
+        t.add_row(*(f"{s['batched_by_chunk'][k]:.1f}" for k in keys))
+        console.print(t)
     t = Table(title="Training step (GanStep: D then G)")
     for col in ("model", "batch", "layout", "images/s", "GFLOP/img", "GFLOP/s", "% matmul"):
         t.add_column(col, justify="right")

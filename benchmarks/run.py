@@ -85,8 +85,8 @@ def main(argv: list[str] | None = None) -> int:
     settings = attrs.evolve(QUICK if args.quick else FULL, device=args.device)
     console = Console()
     results = run_all(settings, log=lambda msg: console.log(msg))
+    write_json(args.out, results)  # first: a failing table must not lose the figures
     print_report(results, console)
-    write_json(args.out, results)
     console.print(f"wrote {args.out} ({results['seconds_total']:.0f} s)")
     return 0
 
