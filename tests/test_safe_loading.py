@@ -104,11 +104,6 @@ def test_pickle_as_checkpoint_tensors_is_refused(run: Path, tmp_path: Path, kind
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    reason="checkpoint.load_checkpoint calls safetensors.torch.load outside its try: a file whose "
-    "digest matches but is no safetensors raises SafetensorError, not CheckpointError",
-    strict=True,
-)
 @pytest.mark.parametrize("kind", ["pickle", "torch.save"])
 def test_pickle_with_a_matching_digest_is_refused_as_a_checkpoint_error(
     run: Path, tmp_path: Path, kind: str

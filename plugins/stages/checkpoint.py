@@ -140,7 +140,13 @@ def load_checkpoint(path: Path) -> Checkpoint:
         raise CheckpointError(f"checkpoint {path} has format {meta.get('format')!r}, expected {FORMAT}")
     if hashlib.sha256(blob).hexdigest() != meta.get("sha256"):
         raise CheckpointError(f"checkpoint {path}: {meta['tensors']} does not match its recorded digest")
-    return Checkpoint(path, meta, safetensors.torch.load(blob))
+    try:
+        tensors = safetensors.torch.load(blob)
+    except Exception as exc:  # anything that is not a valid safetensors file
+        raise CheckpointError(
+            f"checkpoint {path}: {meta['tensors']} is not a safetensors file: {exc}"
+        ) from None
+    return Checkpoint(path, meta, tensors)
 
 
 def _group(group: dict[str, Any]) -> dict[str, Any]:
