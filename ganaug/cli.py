@@ -80,27 +80,29 @@ def run(
     quiet: bool,
 ) -> None:
     """Run every stage of RECIPE and write a run directory."""
+    from ganaug import distributed
     from ganaug.console import console_session
     from ganaug.engine import run_recipe
     from ganaug.plugins import make_plugin_host
     from ganaug.recipe.load import load_recipe
 
-    console = _console(quiet)
+    main_rank = distributed.world_from_env().is_main
+    console = _console(quiet or not main_rank)
     host = make_plugin_host()
     try:
         loaded = load_recipe(recipe, overrides=overrides, registry=host.registry)
     except GanaugError:
         _warn_failures(host, _console())  # a missing plugin may be why; a run logs them itself
         raise
-    from ganaug import distributed
-
     try:
-        with console_session(console, quiet) as progress:
+        with console_session(console, quiet or not main_rank) as progress:
             result = run_recipe(
                 loaded, out=out, device=device, progress=progress, host=host, resume=resume, force=force
             )
     finally:
         distributed.shutdown()
+    if not main_rank:
+        return  # one answer per job: rank 0's
     console.print(f"[bold green]done:[/] {result.run_dir}")
     report = result.run_dir / "report.md"
     if report.exists() and not quiet:
