@@ -37,6 +37,8 @@ def run_all(settings: Settings, log: Any = None) -> dict[str, Any]:
     say = log or (lambda _msg: None)
     started = time.perf_counter()
     device = torch.device(settings.device)
+    say(f"memory ({settings.memory_images} images)")
+    memory = bench_memory(settings)  # first, while the process holds nothing else
     say("matmul")
     peak = matmul_gflops(settings.matmul_n, device)
     search = []
@@ -53,8 +55,6 @@ def run_all(settings: Settings, log: Any = None) -> dict[str, Any]:
     components = bench_iagan_components(settings)
     say("early stop")
     early = bench_early_stop(settings)
-    say(f"memory ({settings.memory_images} images)")
-    memory = bench_memory(settings)
     return {
         "machine": {
             "platform": platform.platform(),
