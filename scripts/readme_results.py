@@ -23,8 +23,16 @@ START, END = "<!-- quickstart-results:start -->", "<!-- quickstart-results:end -
 FIGURES = [
     ("iagan/samples/conditioning.png", "iagan-conditioning.png", "IAGAN's fixed conditioning images"),
     ("iagan/samples/{last}", "iagan-samples.png", "IAGAN samples after the last epoch"),
-    ("aug_iagan_8/pairs-8.png", "augment-8.png", "IAGAN augmentation of training 8s (cf. paper Fig. 4)"),
-    ("aug_iagan_3/pairs-3.png", "augment-3-to-8.png", "IAGAN turning held-out 3s into 8s (cf. Fig. 5)"),
+    (
+        "aug_iagan_8/pairs-8.png",
+        "augment-8.png",
+        "IAGAN augmentation of training 8s: queries above, generated below (cf. paper Fig. 4)",
+    ),
+    (
+        "aug_iagan_3/pairs-3.png",
+        "augment-3-to-8.png",
+        "IAGAN augmentation from held-out 3s, labelled 8: queries above, generated below (cf. Fig. 5)",
+    ),
     ("evaluate/roc.png", "roc.png", "ROC of the three AnoGANs (cf. Fig. 6)"),
     ("evaluate/scores-by-class.png", "scores-by-class.png", "Mean anomaly score per class (cf. Fig. 7)"),
     ("conversion/roc.png", "conversion-roc.png", "Held-out 3s vs their IAGAN conversions (cf. Fig. 8)"),
