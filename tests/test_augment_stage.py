@@ -10,7 +10,6 @@ from typing import Any
 import attrs
 import pytest
 import torch
-from torch import Tensor, nn
 
 from ganaug.context import DataContext, StageContext
 from ganaug.engine import run_recipe
@@ -21,41 +20,14 @@ from ganaug.plugins import make_plugin_host
 from ganaug.recipe.load import parse_recipe
 from ganaug.selection import ImageSelection
 from ganaug_plugins.stages.augment import output_names
+from tests.toys import SIZE, ConditionalToyGenerator, ConvDiscriminator
 
-SIZE, LATENT, PER_CLASS = 16, 6, 5
+PER_CLASS = 5
 BUILTINS = [
     "ganaug_plugins.searchers.plugin",
     "ganaug_plugins.evaluators.plugin",
     "ganaug_plugins.stages.plugin",
 ]
-
-
-class ConditionalToyGenerator(nn.Module):
-    """A conditional generator: mixes a smooth image from z with a blurred copy of x."""
-
-    latent_dim, conditional = LATENT, True
-
-    def __init__(self) -> None:
-        super().__init__()
-        torch.manual_seed(0)
-        self.map = nn.Linear(LATENT, SIZE * SIZE)
-        self.blur = nn.AvgPool2d(3, 1, 1)
-
-    def forward(self, z: Tensor, x: Tensor | None = None) -> Tensor:
-        assert x is not None
-        return torch.tanh(self.map(z).view(-1, 1, SIZE, SIZE) + self.blur(x))
-
-
-class ConvDiscriminator(nn.Module):
-    def __init__(self) -> None:
-        super().__init__()
-        torch.manual_seed(1)
-        self.features = nn.Sequential(nn.Conv2d(1, 4, 4, 2, 1), nn.LeakyReLU(0.2))
-        self.head = nn.Linear(4 * 8 * 8, 1)
-
-    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        f = self.features(x)
-        return self.head(f.flatten(1)).flatten(), f
 
 
 def split(seed: int, prefix: str) -> ImageSet:

@@ -9,7 +9,6 @@ from typing import Any
 import attrs
 import pytest
 import torch
-from torch import Tensor, nn
 
 from ganaug.context import DataContext, StageContext
 from ganaug.engine import run_recipe
@@ -19,39 +18,14 @@ from ganaug.interfaces import DataBundle, ImageSet, ImageSpec, StageOutput, Trai
 from ganaug.plugins import make_plugin_host
 from ganaug.recipe.load import parse_recipe
 from ganaug_plugins.evaluators.report import read_scores_csv
+from tests.toys import LATENT, SIZE, ConvDiscriminator, SubspaceGenerator
 
-SIZE, LATENT, PER_CLASS = 16, 6, 8
+PER_CLASS = 8
 BUILTINS = [
     "ganaug_plugins.searchers.plugin",
     "ganaug_plugins.evaluators.plugin",
     "ganaug_plugins.stages.plugin",
 ]
-
-
-class SubspaceGenerator(nn.Module):
-    """Makes images on a smooth low-dimensional manifold (class A); noise (class B) is out of reach."""
-
-    latent_dim, conditional = LATENT, False
-
-    def __init__(self) -> None:
-        super().__init__()
-        torch.manual_seed(0)
-        self.map = nn.Linear(LATENT, SIZE * SIZE)
-
-    def forward(self, z: Tensor, x: Tensor | None = None) -> Tensor:
-        return torch.tanh(self.map(z)).view(-1, 1, SIZE, SIZE)
-
-
-class ConvDiscriminator(nn.Module):
-    def __init__(self) -> None:
-        super().__init__()
-        torch.manual_seed(1)
-        self.features = nn.Sequential(nn.Conv2d(1, 4, 4, 2, 1), nn.LeakyReLU(0.2))
-        self.head = nn.Linear(4 * 8 * 8, 1)
-
-    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        f = self.features(x)
-        return self.head(f.flatten(1)).flatten(), f
 
 
 def split(seed: int) -> ImageSet:

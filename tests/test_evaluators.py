@@ -11,7 +11,6 @@ import pytest
 import torch
 from PIL import Image
 from sklearn.metrics import roc_auc_score
-from torch import Tensor, nn
 
 from ganaug.errors import GanaugError
 from ganaug.interfaces import EvalContext, ImageSet, ImageSpec, TrainedModel
@@ -23,34 +22,7 @@ from ganaug_plugins.evaluators.baseline import L1MeanEvaluator, L1MeanOptions
 from ganaug_plugins.evaluators.report import markdown_report, read_scores_csv, write_scores_csv
 from ganaug_plugins.evaluators.roc import RocEvaluator, RocOptions, bootstrap_ci, rank_auc, roc_metrics
 from ganaug_plugins.searchers.backprop import BackpropOptions
-
-SIZE, LATENT = 16, 6
-
-
-class SubspaceGenerator(nn.Module):
-    """Images on a low-dimensional smooth manifold: it can reproduce those, not noise."""
-
-    latent_dim, conditional = LATENT, False
-
-    def __init__(self, seed: int = 0) -> None:
-        super().__init__()
-        torch.manual_seed(seed)
-        self.map = nn.Linear(LATENT, SIZE * SIZE)
-
-    def forward(self, z: Tensor, x: Tensor | None = None) -> Tensor:
-        return torch.tanh(self.map(z)).view(-1, 1, SIZE, SIZE)
-
-
-class ConvDiscriminator(nn.Module):
-    def __init__(self) -> None:
-        super().__init__()
-        torch.manual_seed(1)
-        self.features = nn.Sequential(nn.Conv2d(1, 4, 4, 2, 1), nn.LeakyReLU(0.2))
-        self.head = nn.Linear(4 * 8 * 8, 1)
-
-    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        f = self.features(x)
-        return self.head(f.flatten(1)).flatten(), f
+from tests.toys import LATENT, SIZE, ConvDiscriminator, SubspaceGenerator
 
 
 def known_case(n: int = 12) -> tuple[TrainedModel, ImageSet]:
