@@ -21,7 +21,7 @@ from ganaug.recipe.schema import ComponentRef, component
 from ganaug_plugins.evaluators.plots import plot_search_loss, save_reconstructions
 from ganaug_plugins.searchers.backprop import search_terms
 from ganaug_plugins.searchers.frozen import frozen
-from ganaug_plugins.searchers.sharded import sharded_search
+from ganaug_plugins.searchers.resumable import resumable_search
 
 METHOD = "anogan"
 INIT_METHOD = "anogan@init"
@@ -87,13 +87,14 @@ class AnoGANEvaluator:
             model.generator.to(ctx.device)
             model.discriminator.to(ctx.device)
             ctx.log.info("anogan: searching %d test images with model %s", len(ctx.test), name)
-            result: SearchResult = sharded_search(
+            result: SearchResult = resumable_search(
                 searcher,
                 self.world,
                 model.generator,
                 model.discriminator,
                 ctx.test.images,
                 seed=ctx.seed,
+                store=ctx.dir / f"search-partial-{name}",
                 progress=ctx.progress,
                 device=ctx.device,
             )

@@ -26,7 +26,7 @@ from ganaug.recipe.schema import ComponentRef, component, stage_ref
 from ganaug.selection import ImageSelection
 from ganaug_plugins.evaluators.plots import plot_search_loss
 from ganaug_plugins.evaluators.report import write_rows_csv
-from ganaug_plugins.searchers.sharded import sharded_search
+from ganaug_plugins.searchers.resumable import resumable_search
 
 IMAGES, TABLE, SUMMARY = "images", "augmented.csv", "summary.json"
 COLUMNS = ("output", "query", "query_class", "copy", "residual", "discrimination", "score", "initial_score")
@@ -86,13 +86,15 @@ class AugmentStage:
         inputs = queries.images.repeat_interleave(opts.copies, dim=0)
         ctx.log.info("augment: %d queries x %d copies with model %s", len(queries), opts.copies, opts.model)
         # under torchrun each rank searches its block of images; all ranks get every result
-        result: SearchResult = sharded_search(
+        # groups of images are saved as they finish, so a killed run resumes the search
+        result: SearchResult = resumable_search(
             searcher,
             ctx.world,
             trained.generator,
             trained.discriminator,
             inputs,
             seed=ctx.seed,
+            store=ctx.dir / "search-partial",
             progress=ctx.progress,
             device=ctx.device,
         )
