@@ -20,7 +20,7 @@ from torch import Tensor, nn
 from ganaug import io
 from ganaug.distributed import World
 from ganaug.interfaces import SearchResult
-from ganaug_plugins.searchers.sharded import can_shard, gather_result, sharded_search
+from ganaug_plugins.searchers.sharded import can_shard, search_block, sharded_search
 
 _FIELDS = ("z", "z_initial", "generated", "residual", "discrimination", "score", "initial_score")
 _log = logging.getLogger("ganaug.search")
@@ -86,8 +86,16 @@ def resumable_search(
         path = store / f"images-{start:07d}-{stop:07d}.safetensors"
         part = _load(path, key)
         if part is None:
-            part = _search_group(
-                searcher, world, generator, discriminator, queries, z_all, start, stop, seed, progress, device
+            part = search_block(
+                searcher,
+                world,
+                generator,
+                discriminator,
+                queries[start:stop],
+                z_all[start:stop],
+                seed=seed,
+                progress=progress,
+                device=device,
             )
             _save(path, part, key)
         else:
@@ -97,32 +105,3 @@ def resumable_search(
     if io.writes_enabled():
         shutil.rmtree(store, ignore_errors=True)
     return result
-
-
-def _search_group(
-    searcher: Any,
-    world: World,
-    generator: nn.Module,
-    discriminator: nn.Module,
-    queries: Tensor,
-    z_all: Tensor,
-    start: int,
-    stop: int,
-    seed: int,
-    progress: Any,
-    device: torch.device | None,
-) -> SearchResult:
-    block = queries[start:stop]
-    z_block = z_all[start:stop]
-    part = world.shard(stop - start)
-    local = searcher.search(
-        generator,
-        discriminator,
-        block[part.start : part.stop],
-        seed=seed,
-        progress=progress,
-        z_init=z_block[part.start : part.stop],
-    )
-    if not world.distributed:
-        return local
-    return gather_result(local, world, device or torch.device("cpu"))

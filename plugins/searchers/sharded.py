@@ -50,17 +50,36 @@ def sharded_search(
     if not can_shard(searcher):
         _log.warning("searcher %s takes no z_init: every rank searches all images", type(searcher).__name__)
         return searcher.search(generator, discriminator, queries, seed=seed, progress=progress)
-    n = int(queries.shape[0])
-    z_all = searcher.initial_z(n, int(generator.latent_dim), seed)
-    part = world.shard(n)
+    z_all = searcher.initial_z(int(queries.shape[0]), int(generator.latent_dim), seed)
+    return search_block(
+        searcher, world, generator, discriminator, queries, z_all, seed=seed, progress=progress, device=device
+    )
+
+
+def search_block(
+    searcher: Any,
+    world: World,
+    generator: nn.Module,
+    discriminator: nn.Module,
+    queries: Tensor,
+    z_init: Tensor,
+    *,
+    seed: int,
+    progress: Any = None,
+    device: torch.device | None = None,
+) -> SearchResult:
+    """Search ``queries`` from the given starting points, each rank its block, gathered in order."""
+    part = world.shard(int(queries.shape[0]))
     local = searcher.search(
         generator,
         discriminator,
         queries[part.start : part.stop],
         seed=seed,
         progress=progress,
-        z_init=z_all[part.start : part.stop],
+        z_init=z_init[part.start : part.stop],
     )
+    if not world.distributed:
+        return local
     return gather_result(local, world, device or torch.device("cpu"))
 
 
