@@ -1,4 +1,4 @@
-"""The ``ganaug`` command line: run, validate, plugins, --version."""
+"""The ``ganaug`` command line: run, validate, plugins, options, sweep, aggregate, --version."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ganaug import __version__
+from ganaug.cli_sweep import aggregate_command, sweep
 from ganaug.errors import GanaugError, PluginError, RecipeError
 from ganaug.registry import closest, singular
 from ganaug.scaffold import new_plugin
@@ -186,6 +187,8 @@ def _warn_failures(host: Any, console: Console) -> None:
 
 
 cli.add_command(new_plugin)
+cli.add_command(sweep)
+cli.add_command(aggregate_command)
 
 
 def main() -> None:

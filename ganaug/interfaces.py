@@ -129,7 +129,10 @@ class GanLoss(Protocol):
 
 
 class LossWeighter(Protocol):
-    """Per-sample weights ``[N]`` for the generator loss, from real and generated batches."""
+    """Per-sample weights ``[N]`` for the generator loss, from real and generated batches.
+
+    Optional: ``penalty(real, fake) -> Tensor[N] | None``, a per-sample term *added* to the weighted
+    generator loss (a weight alone can only scale G's gradient, not point it away from a copy)."""
 
     def weights(self, real: Tensor, fake: Tensor) -> Tensor: ...
 

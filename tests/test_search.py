@@ -182,7 +182,7 @@ def test_registered_and_options_checked() -> None:
     options, problems = structure(make_converter(), {"steps": 10, "optimizer": "sgd"}, component.options, "s")
     assert not problems and options.steps == 10 and options.feature_weight == 0.2
     assert isinstance(component.build(options), BackpropSearcher)
-    _, problems = structure(make_converter(), {"steps": 0, "feature_weight": 1.5}, component.options, "s")
+    _, problems = structure(make_converter(), {"steps": -1, "feature_weight": 1.5}, component.options, "s")
     assert {p.path for p in problems} == {"s.steps", "s.feature_weight"}
     _, problems = structure(make_converter(), {"optimizer": "lbfgs"}, component.options, "s")
     assert [p.path for p in problems] == ["s.optimizer"]

@@ -27,15 +27,20 @@ from ganaug_plugins.searchers.frozen import frozen
 class BackpropOptions:
     """Search settings. Defaults: AnoGAN scoring (500 steps, lambda 0.2); the augment stage asks
     for 400 steps and lambda 0.7. ``lr`` 0.05 with Adam moves z far enough to converge in a few
-    hundred steps (the 1e-4 rates of public ports leave z almost where it started)."""
+    hundred steps (the 1e-4 rates of public ports leave z almost where it started).
 
-    steps: int = attrs.field(default=500, validator=v.ge(1))
+    ``prior_weight`` adds ``prior_weight * |z|^2 / 2`` to each image's search loss (the negative
+    log-density of z's normal prior): it keeps z typical of training, so a conditional generator is
+    not pushed into redrawing the query. ``steps = 0`` keeps the starting z (no search)."""
+
+    steps: int = attrs.field(default=500, validator=v.ge(0))
     feature_weight: float = attrs.field(default=0.2, validator=[v.ge(0.0), v.le(1.0)])
     optimizer: Literal["adam", "sgd"] = "adam"
     lr: float = attrs.field(default=0.05, validator=v.gt(0.0))
     momentum: float = attrs.field(default=0.9, validator=[v.ge(0.0), v.lt(1.0)])  # sgd only
     z_init: Literal["normal", "uniform"] = "normal"  # the generator's training prior
     z_clamp: float | None = attrs.field(default=3.0, validator=v.optional(v.gt(0.0)))
+    prior_weight: float = attrs.field(default=0.0, validator=v.ge(0.0))
     chunk_size: int = attrs.field(default=64, validator=v.ge(1))
     record_every: int = attrs.field(default=10, validator=v.ge(1))
     # channels_last: NHWC convolutions (faster on recent CPUs and GPUs; equal within float rounding).
@@ -151,6 +156,8 @@ class BackpropSearcher:
             _, f_fake = discriminator(fake)
             residual, discrimination = search_terms(x, fx, fake, f_fake)
             loss = (1 - lam) * residual + lam * discrimination
+            if opts.prior_weight > 0:
+                loss = loss + opts.prior_weight * 0.5 * z.pow(2).sum(1)
             if initial is None:
                 initial = (residual.detach(), discrimination.detach())
             if step % opts.record_every == 0:
@@ -173,9 +180,12 @@ class BackpropSearcher:
             fake = _generate(generator, z, condition)
             residual, discrimination = search_terms(x, fx, fake, discriminator(fake)[1])
         final = (1 - lam) * residual + lam * discrimination
+        if opts.prior_weight > 0:
+            final = final + opts.prior_weight * 0.5 * z.detach().pow(2).sum(1)
         rows = len(recorded_steps(opts.steps, opts.record_every))
         history += [final] * (rows - len(history))  # steps skipped by an early stop: the final loss
-        assert initial is not None
+        if initial is None:  # steps = 0: the start is the end
+            initial = (residual, discrimination)
         return _Chunk(
             z.detach(), fake, residual, discrimination, initial[0], initial[1], torch.stack(history)
         )

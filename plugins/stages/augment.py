@@ -27,9 +27,29 @@ from ganaug.selection import ImageSelection
 from ganaug_plugins.evaluators.plots import plot_search_loss
 from ganaug_plugins.evaluators.report import write_rows_csv
 from ganaug_plugins.searchers.resumable import resumable_search
+from ganaug_plugins.stages.conversion import Diversity, Probe, copy_scores, fit_probe, summarise, z_diversity
+from ganaug_plugins.stages.gan_step import derive_seed
 
 IMAGES, TABLE, SUMMARY = "images", "augmented.csv", "summary.json"
-COLUMNS = ("output", "query", "query_class", "copy", "residual", "discrimination", "score", "initial_score")
+COLUMNS = (
+    "output",
+    "query",
+    "query_class",
+    "copy",
+    "residual",
+    "discrimination",
+    "score",
+    "initial_score",
+    "ssim_to_query",
+    "probe_class",
+)
+
+
+def _diversity_z(_: object, attribute: attrs.Attribute, value: int) -> None:
+    if value == 1 or value < 0:
+        raise ValueError(f"must be 0 (off) or at least 2 samples to compare, got {value}")
+
+
 _IMAGE_SUFFIX = re.compile(r"\.(png|jpe?g|bmp|tiff?|gif)$", re.IGNORECASE)
 
 
@@ -37,7 +57,12 @@ _IMAGE_SUFFIX = re.compile(r"\.(png|jpe?g|bmp|tiff?|gif)$", re.IGNORECASE)
 class AugmentOptions:
     """``model``: the train stage whose G/D search; ``label``: the class the new images get;
     ``queries``: the images to convert; ``copies``: images per query (different z starts);
-    ``searcher``: the IAGAN search (400 steps, lambda 0.7); ``pairs``/``curves``: figure sizes."""
+    ``searcher``: the IAGAN search (400 steps, lambda 0.7); ``pairs``/``curves``: figure sizes.
+
+    Conversion diagnostics (see :mod:`.conversion`): ``probe`` names real images of the classes,
+    neither queries nor test images, to fit the probe classifier that gives the conversion rate
+    (no probe, no rate); ``diversity_z`` samples of z for up to ``diversity_queries`` queries per
+    class measure whether z still matters (0 turns it off)."""
 
     model: str = stage_ref("model")
     label: str = attrs.field(metadata={"classes": True})
@@ -46,6 +71,9 @@ class AugmentOptions:
     searcher: ComponentRef = component("latent_searchers", "backprop", steps=400, feature_weight=0.7)
     pairs: int = attrs.field(default=8, validator=attrs.validators.ge(0))
     curves: int = attrs.field(default=16, validator=attrs.validators.ge(0))
+    probe: ImageSelection | None = None
+    diversity_z: int = attrs.field(default=8, validator=_diversity_z)
+    diversity_queries: int = attrs.field(default=64, validator=attrs.validators.ge(1))
 
 
 def output_names(ids: list[str], copies: int) -> list[str]:
@@ -103,11 +131,19 @@ class AugmentStage:
         images = torch.stack([from_uint8(to_uint8(img)) for img in result.generated])
         for name, image in zip(names, images, strict=True):
             save_png(image, ctx.dir / IMAGES / name)
-        rows = self._rows(queries, names, result)
+        copy = copy_scores(inputs, images)
+        probe = self._probe(ctx, queries)
+        predicted = probe.predict(images) if probe is not None else None
+        rows = self._rows(queries, names, result, copy, predicted)
+        diversity = self._diversity(ctx, trained.generator, queries)
         files = [write_rows_csv(rows, COLUMNS, ctx.dir / TABLE)]
         summary = self._summary(rows)
+        query_classes = [row["query_class"] for row in rows]
+        summary["conversion"] = summarise(query_classes, copy, diversity, predicted, opts.label, probe)
+        self._log_conversion(ctx, summary["conversion"])
         files.append(write_json(ctx.dir / SUMMARY, summary))
         files += self._figures(ctx, queries, images, result, getattr(searcher, "recorded_steps", None))
+        files += self._diversity_figures(ctx, diversity)
         out = ImageSet(
             images,
             torch.full((len(names),), label, dtype=torch.long),
@@ -116,7 +152,65 @@ class AugmentStage:
         )
         return StageOutput(images=out, metrics=summary, files=files)
 
-    def _rows(self, queries: ImageSet, names: list[str], result: SearchResult) -> list[dict[str, Any]]:
+    def _probe(self, ctx: StageContext, queries: ImageSet) -> Probe | None:
+        if self.options.probe is None:
+            return None
+        images = ctx.select(self.options.probe)
+        shared = set(images.ids) & set(queries.ids)
+        if shared:
+            raise DataError(
+                f"stage {ctx.name!r}: {len(shared)} probe image(s) are also queries (e.g. "
+                f"{sorted(shared)[0]!r}); fit the probe on images the augmentation never sees"
+            )
+        try:
+            return fit_probe(images, derive_seed(ctx.seed, "probe", ctx.name))
+        except ValueError as error:
+            raise DataError(f"stage {ctx.name!r}: probe: {error}") from error
+
+    def _diversity(
+        self, ctx: StageContext, generator: torch.nn.Module, queries: ImageSet
+    ) -> dict[str, Diversity]:
+        opts, out = self.options, {}
+        if opts.diversity_z == 0:
+            return out
+        for index, cls in enumerate(queries.classes):
+            members = torch.nonzero(queries.labels == index).flatten()[: opts.diversity_queries]
+            if len(members):
+                seed = derive_seed(ctx.seed, "diversity", ctx.name, cls)
+                out[cls] = z_diversity(generator, queries.images[members], opts.diversity_z, seed)
+        return out
+
+    @staticmethod
+    def _log_conversion(ctx: StageContext, conversion: dict[str, Any]) -> None:
+        for cls, entry in conversion["per_query_class"].items():
+            parts = [f"copy SSIM {entry['copy_ssim']:.3f}"]
+            if "z_diversity_ssim" in entry:
+                parts.append(f"z-diversity SSIM {entry['z_diversity_ssim']:.3f}")
+            if "conversion_rate" in entry:
+                parts.append(f"conversion rate {entry['conversion_rate']:.1%}")
+            ctx.log.info("augment: queries of class %s: %s", cls, ", ".join(parts))
+        if "probe" in conversion:
+            ctx.log.info("augment: probe accuracy (cross-validated) %.3f", conversion["probe"]["accuracy"])
+
+    def _diversity_figures(self, ctx: StageContext, diversity: dict[str, Diversity]) -> list[Path]:
+        """Per query class: queries in the first row, one row per z below (up to 8 queries)."""
+        files = []
+        for cls, div in diversity.items():
+            name = re.sub(r"[^A-Za-z0-9_.-]+", "_", cls)
+            n = min(8, div.outputs.shape[1])
+            queries = div.queries[:n]
+            rows = [queries, *[div.outputs[k, :n] for k in range(div.outputs.shape[0])]]
+            files.append(save_grid(torch.cat(rows), ctx.dir / f"z-samples-{name}.png", nrow=n))
+        return files
+
+    def _rows(
+        self,
+        queries: ImageSet,
+        names: list[str],
+        result: SearchResult,
+        copy: torch.Tensor,
+        predicted: list[str] | None,
+    ) -> list[dict[str, Any]]:
         k = self.options.copies
         return [
             {
@@ -128,6 +222,8 @@ class AugmentStage:
                 "discrimination": float(result.discrimination[i]),
                 "score": float(result.score[i]),
                 "initial_score": float(result.initial_score[i]),
+                "ssim_to_query": float(copy[i]),
+                "probe_class": predicted[i] if predicted is not None else "",
             }
             for i, name in enumerate(names)
         ]

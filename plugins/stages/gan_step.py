@@ -59,6 +59,8 @@ class GanStep:
         self.opt_g, self.opt_d = opt_g, opt_d
         penalty = getattr(loss, "discriminator_penalty", None)
         self.penalty = penalty if callable(penalty) else None
+        g_penalty = getattr(weighter, "penalty", None)
+        self.g_penalty = g_penalty if callable(g_penalty) else None
 
     def generate(self, z: Tensor, real: Tensor) -> Tensor:
         """G(z, x) with the real batch as conditioning images when G is conditional, else G(z)."""
@@ -81,7 +83,9 @@ class GanStep:
         with frozen(d):
             logits, _ = d(fake)
             weights = self.weighter.weights(real, fake)
-            g_loss = (loss.generator_loss(logits) * weights).mean()
+            per_sample = loss.generator_loss(logits) * weights
+            extra = self.g_penalty(real, fake) if self.g_penalty is not None else None
+            g_loss = (per_sample if extra is None else per_sample + extra).mean()
             g_loss.backward()
         self.opt_g.step()
         with torch.no_grad():  # one host transfer for all five figures (one sync on a GPU)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 from pathlib import Path
 from typing import Any
 
@@ -11,8 +12,11 @@ import attrs
 
 from ganaug.io import save_figure, write_text
 
-#: Columns of ``losses.csv``: 1-based epoch, global step, losses, mean G-loss weight, mean logits.
-FIELDS = ("epoch", "step", "d_loss", "g_loss", "weight", "d_real", "d_fake")
+#: Columns of ``losses.csv``: 1-based epoch, global step, losses, mean G-loss weight, mean logits,
+#: and (conditional generators, last row of each epoch, else nan) the copy/z-diversity monitor.
+FIELDS = ("epoch", "step", "d_loss", "g_loss", "weight", "d_real", "d_fake", "copy_ssim", "z_diversity_ssim")
+STEP_FIELDS = FIELDS[2:7]
+EPOCH_FIELDS = FIELDS[7:]
 
 
 @attrs.define
@@ -22,12 +26,30 @@ class LossLog:
     rows: list[dict[str, float]] = attrs.Factory(list)
 
     def add(self, epoch: int, step: int, stats: dict[str, float]) -> None:
-        self.rows.append({"epoch": epoch, "step": step, **{k: stats[k] for k in FIELDS[2:]}})
+        nan = float("nan")
+        self.rows.append(
+            {
+                "epoch": epoch,
+                "step": step,
+                **{k: stats[k] for k in STEP_FIELDS},
+                **dict.fromkeys(EPOCH_FIELDS, nan),
+            }
+        )
+
+    def annotate(self, values: dict[str, float]) -> None:
+        """Per-epoch figures (copy score, z-diversity) on the epoch's last row."""
+        if self.rows:
+            self.rows[-1].update({k: float(values[k]) for k in EPOCH_FIELDS if k in values})
 
     def epoch_mean(self, epoch: int) -> dict[str, float]:
-        """Mean of each loss column over the rows of one (1-based) epoch."""
+        """Mean of each loss column over the rows of one (1-based) epoch (per-epoch figures: their
+        value, when the epoch has one)."""
         rows = [r for r in self.rows if r["epoch"] == epoch]
-        return {k: sum(r[k] for r in rows) / len(rows) for k in FIELDS[2:]} if rows else {}
+        if not rows:
+            return {}
+        out = {k: sum(r[k] for r in rows) / len(rows) for k in STEP_FIELDS}
+        out.update({k: rows[-1][k] for k in EPOCH_FIELDS if not math.isnan(rows[-1][k])})
+        return out
 
     def write_csv(self, path: Path) -> Path:
         buffer = io.StringIO()
@@ -50,8 +72,11 @@ class LossLog:
         """D and G loss per step (with a per-epoch mean) and the mean G-loss weight."""
         from matplotlib.figure import Figure
 
-        fig = Figure(figsize=(8, 6), layout="constrained")
-        losses, weights = fig.subplots(2, 1, sharex=True, height_ratios=(3, 1))
+        monitored = [r for r in self.rows if not math.isnan(r["copy_ssim"])]
+        fig = Figure(figsize=(8, 8 if monitored else 6), layout="constrained")
+        ratios = (3, 1, 1.5) if monitored else (3, 1)
+        axes = fig.subplots(len(ratios), 1, sharex=True, height_ratios=ratios)
+        losses, weights = axes[0], axes[1]
         steps = [r["step"] for r in self.rows]
         for key, color in (("d_loss", "tab:blue"), ("g_loss", "tab:orange")):
             losses.plot(steps, [r[key] for r in self.rows], color=color, alpha=0.35, lw=0.8)
@@ -62,7 +87,17 @@ class LossLog:
         losses.set_title("GAN training losses")
         weights.plot(steps, [r["weight"] for r in self.rows], color="tab:green", lw=0.8)
         weights.set_ylabel("G weight")
-        weights.set_xlabel("step")
+        axes[-1].set_xlabel("step")
+        if monitored:
+            copying = axes[2]
+            at = [r["step"] for r in monitored]
+            copying.plot(at, [r["copy_ssim"] for r in monitored], marker="o", ms=3, label="SSIM(x, G(z, x))")
+            label = "SSIM between G(z_k, x)"
+            copying.plot(at, [r["z_diversity_ssim"] for r in monitored], marker="s", ms=3, label=label)
+            copying.set_ylabel("SSIM")
+            copying.set_ylim(-0.05, 1.05)
+            copying.legend(loc="lower right", fontsize="small")
+            copying.set_title("copying (near 1: G copies x) and z-diversity (near 1: z does not matter)")
         return save_figure(fig, path, dpi=100)
 
     def _epoch_means(self, key: str) -> tuple[list[int], list[float]]:
@@ -76,4 +111,5 @@ class LossLog:
 
 
 def _parse(row: dict[str, Any]) -> dict[str, float]:
-    return {k: (int(row[k]) if k in ("epoch", "step") else float(row[k])) for k in FIELDS}
+    """A row of ``losses.csv``; files from before the copy monitor lack its columns (nan)."""
+    return {k: (int(row[k]) if k in ("epoch", "step") else float(row.get(k) or "nan")) for k in FIELDS}

@@ -33,6 +33,7 @@ from ganaug_plugins.stages.checkpoint import (
     restore_checkpoint,
     save_checkpoint,
 )
+from ganaug_plugins.stages.conversion import CopyMonitor
 from ganaug_plugins.stages.data_parallel import agree, batch_shard, replicate, sync_from_main
 from ganaug_plugins.stages.gan_step import GanStep, all_finite, derive_seed, noise
 from ganaug_plugins.stages.interrupt import DeferredInterrupt
@@ -146,15 +147,27 @@ class _Training:
         sheet = SampleSheet.make(
             ctx.dir / "samples", self.images, self.nets.generator, o.samples, self.seed, ctx.device
         )
+        monitor = (
+            CopyMonitor(self.images.images, derive_seed(self.seed, "monitor"))
+            if self.nets.generator.conditional
+            else None
+        )
         with DeferredInterrupt() as interrupt, ctx.progress.task(f"{ctx.name} epochs", total=o.epochs) as bar:
             bar.advance(self.state["epoch"])
             for epoch in range(self.state["epoch"], o.epochs):
                 self._epoch(epoch, interrupt)
                 done = epoch + 1
+                if monitor is not None:
+                    self.log.annotate(monitor.measure(self.nets.generator))
                 means = self.log.epoch_mean(done)
+                copying = (
+                    f"; copy SSIM {means['copy_ssim']:.3f}, z-diversity SSIM {means['z_diversity_ssim']:.3f}"
+                    if "copy_ssim" in means
+                    else ""
+                )
                 ctx.log.info(
-                    "epoch %d/%d: d_loss %.4f g_loss %.4f weight %.3f (%.1f images/s)",
-                    done, o.epochs, means["d_loss"], means["g_loss"], means["weight"], self._rate(),
+                    "epoch %d/%d: d_loss %.4f g_loss %.4f weight %.3f (%.1f images/s)%s",
+                    done, o.epochs, means["d_loss"], means["g_loss"], means["weight"], self._rate(), copying,
                 )  # fmt: skip
                 bar.advance(1, d=means["d_loss"], g=means["g_loss"])
                 self._check_weights(done)
@@ -166,7 +179,11 @@ class _Training:
                     self.log.write_csv(ctx.dir / "losses.csv")
         final = self.log.epoch_mean(o.epochs)
         metrics = {
-            **{k: final[k] for k in ("d_loss", "g_loss", "weight") if k in final},
+            **{
+                k: final[k]
+                for k in ("d_loss", "g_loss", "weight", "copy_ssim", "z_diversity_ssim")
+                if k in final
+            },
             "images_per_s": self._rate(),
             "epochs": o.epochs,
             "steps": self.state["step"],

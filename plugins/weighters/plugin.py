@@ -14,24 +14,40 @@ from ganaug_plugins.weighters.ssim import ssim, to_unit
 
 @attrs.frozen
 class SsimWeighterOptions:
-    """``mode``: ``detached`` (the paper's reading: a per-sample constant weight on G's loss) or
-    ``differentiable`` (G also gets the gradient of the weight, pushing it towards dissimilarity)."""
+    """``mode``:
 
-    mode: Literal["detached", "differentiable"] = "detached"
+    - ``detached`` (the paper's reading): w = 1 - (SSIM + 1) / 2 as a constant per-sample weight on
+      G's loss. It only scales G's gradient: a copy of x gets weight ~0, so training goes quiet
+      there rather than being pushed away from it.
+    - ``differentiable``: the same weight with its gradient. Descending w * loss *raises* SSIM
+      (the gradient through w favours similarity); kept to reproduce that reading, not as a lever.
+    - ``dissimilar``: the detached weight plus ``alpha * (SSIM + 1) / 2`` added to each sample's
+      loss, whose gradient lowers SSIM(x, G(z, x)): a push away from copying.
+    """
+
+    mode: Literal["detached", "differentiable", "dissimilar"] = "detached"
+    alpha: float = attrs.field(default=0.1, validator=attrs.validators.ge(0.0))
 
 
 class SsimWeighter:
     """Weight ``1 - (SSIM(x_i, G(z_i, x_i)) + 1) / 2`` per sample: 0 for a copy of the input,
-    about 0.5 for an unrelated image, so G is rewarded less for reproducing its input."""
+    about 0.5 for an unrelated image (see :class:`SsimWeighterOptions` for the modes)."""
 
-    def __init__(self, mode: str = "detached") -> None:
-        self.mode = mode
+    def __init__(self, mode: str = "detached", alpha: float = 0.1) -> None:
+        self.mode, self.alpha = mode, alpha
 
     def weights(self, real: Tensor, fake: Tensor) -> Tensor:
-        if self.mode == "detached":
-            with torch.no_grad():
-                return self._weights(real, fake)
-        return self._weights(real, fake)
+        if self.mode == "differentiable":
+            return self._weights(real, fake)
+        with torch.no_grad():
+            return self._weights(real, fake)
+
+    def penalty(self, real: Tensor, fake: Tensor) -> Tensor | None:
+        """Per-sample term added to G's weighted loss: ``alpha * (SSIM + 1) / 2`` in ``dissimilar``
+        mode (its gradient lowers SSIM), else None."""
+        if self.mode != "dissimilar":
+            return None
+        return self.alpha * (ssim(to_unit(real), to_unit(fake)) + 1) / 2
 
     @staticmethod
     def _weights(real: Tensor, fake: Tensor) -> Tensor:
@@ -44,10 +60,13 @@ class NoWeighter:
     def weights(self, real: Tensor, fake: Tensor) -> Tensor:
         return torch.ones(fake.shape[0], device=fake.device, dtype=fake.dtype)
 
+    def penalty(self, real: Tensor, fake: Tensor) -> Tensor | None:
+        return None
+
 
 def build_ssim(options: SsimWeighterOptions) -> SsimWeighter:
     """The SSIM dissimilarity weighter."""
-    return SsimWeighter(options.mode)
+    return SsimWeighter(options.mode, options.alpha)
 
 
 def build_none(options: object) -> NoWeighter:

@@ -3,6 +3,11 @@
 The image x is encoded by strided convolutions and a self-attention layer (at 16x16; at 8x8 for
 16x16 images) down to an 8x8 map; z is projected to a map of the same size; both are concatenated
 and decoded by inception blocks and upsampling residual blocks to an image in [-1, 1].
+
+The 8x8 map holds more numbers than a 32x32 image, so by default G can (and does) copy x. The paper
+speaks of a "lower-dimensional representation": ``code_dim`` squeezes the encoded image through a
+vector of that many numbers (as DAGAN does), and ``code_dropout``/``code_noise`` perturb what
+reaches the decoder while training, so that z has to carry part of the image.
 """
 
 from __future__ import annotations
@@ -66,18 +71,52 @@ class ImageEncoder(nn.Module):
         return self.layers(x)
 
 
+class ConditionCode(nn.Module):
+    """The encoded image squeezed to a ``code_dim`` vector (or kept as a map when ``code_dim`` is
+    None), with dropout and Gaussian noise while training, then spread back to the 8x8 map."""
+
+    def __init__(self, channels: int, code_dim: int | None, dropout: float, noise: float) -> None:
+        super().__init__()
+        size = channels * BOTTLENECK * BOTTLENECK
+        self.channels, self.noise = channels, noise
+        self.squeeze = nn.Linear(size, code_dim) if code_dim is not None else None
+        self.expand = nn.Linear(code_dim, size, bias=False) if code_dim is not None else None
+        self.expand_norm = nn.BatchNorm2d(channels) if code_dim is not None else None
+        self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
+        self.act = nn.LeakyReLU(SLOPE)
+
+    def forward(self, encoded: Tensor) -> Tensor:
+        code = self.squeeze(encoded.flatten(1)) if self.squeeze is not None else encoded
+        code = self.dropout(code)
+        if self.training and self.noise > 0:
+            code = code + self.noise * torch.randn_like(code)
+        if self.expand is None or self.expand_norm is None:
+            return code
+        spread = self.expand(code).view(code.shape[0], self.channels, BOTTLENECK, BOTTLENECK)
+        return self.act(self.expand_norm(spread))
+
+
 class IaganGenerator(nn.Module):
     """``forward(z, x) -> image``: conditional generator with ``latent_dim`` = ``z_dim``."""
 
     conditional = True
 
-    def __init__(self, image: ImageSpec, z_dim: int = 125, width: int = 64) -> None:
+    def __init__(
+        self,
+        image: ImageSpec,
+        z_dim: int = 125,
+        width: int = 64,
+        code_dim: int | None = None,
+        code_dropout: float = 0.0,
+        code_noise: float = 0.0,
+    ) -> None:
         super().__init__()
         check_size(image)
         self.image = image
         self.latent_dim = z_dim
         self.encoder = ImageEncoder(image, width)
         base = self.encoder.out_channels
+        self.code = ConditionCode(base, code_dim, code_dropout, code_noise)
         self.project = nn.Linear(z_dim, base * BOTTLENECK * BOTTLENECK, bias=False)
         self.project_norm = nn.BatchNorm2d(base)
         blocks: list[nn.Module] = [InceptionBlock(2 * base, base)]
@@ -100,7 +139,7 @@ class IaganGenerator(nn.Module):
     def forward(self, z: Tensor, x: Tensor | None = None) -> Tensor:
         if x is None:
             raise ValueError("the IAGAN generator is conditional: call it as G(z, x) with input images x")
-        encoded = self.encoder(x)
+        encoded = self.code(self.encoder(x))
         noise = self.project(z.flatten(1)).view(z.shape[0], -1, BOTTLENECK, BOTTLENECK)
         noise = self.act(self.project_norm(noise))
         return self.to_image(self.decoder(torch.cat([encoded, noise], dim=1)))

@@ -1,0 +1,236 @@
+"""Aggregate a sweep: AUC over seeds per setting, paired comparisons, conversion diagnostics.
+
+Reads each run's evaluate stages (``scores.csv``) and augment stages (``summary.json``), and writes
+``aggregate.json``, ``aggregate.md`` and one ``aggregate-<stage>.png`` per evaluate stage into the
+sweep folder. Paired comparisons use the same test images for both models of one run: DeLong's
+test and a paired bootstrap per seed, and over seeds the mean difference with a t-interval and
+the number of seeds each model wins.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import zlib
+from collections import defaultdict
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+import numpy as np
+
+from ganaug import io
+from ganaug.rundir import RunDir
+from ganaug.stats import auc, delong, over_seeds, paired_bootstrap
+from ganaug.sweep import read_manifest
+
+JSON, MARKDOWN = "aggregate.json", "aggregate.md"
+CONVERSION_FIGURES = ("copy_ssim", "z_diversity_ssim", "conversion_rate")
+
+
+@attrs.frozen
+class Scores:
+    """One evaluate stage of one run: per (model, method), scores by image id, and labels."""
+
+    positive: str
+    labels: dict[str, str]
+    by_model: dict[tuple[str, str], dict[str, float]]
+    models: tuple[str, ...]
+
+
+@attrs.frozen
+class RunRecord:
+    setting: str
+    seed: int
+    dir: Path
+    evaluations: dict[str, Scores]
+    conversion: dict[str, dict[str, Any]]
+
+
+def _read_scores(path: Path, positive: str, models: Sequence[str]) -> Scores:
+    labels: dict[str, str] = {}
+    by_model: dict[tuple[str, str], dict[str, float]] = defaultdict(dict)
+    with open(path, encoding="utf-8", newline="") as handle:
+        for row in csv.DictReader(handle):
+            if row["score"] in ("", None):
+                continue
+            labels[row["image"]] = row["label"]
+            by_model[(row["model"], row["method"])][row["image"]] = float(row["score"])
+    return Scores(positive, labels, dict(by_model), tuple(models))
+
+
+def read_run(setting: str, seed: int, folder: Path) -> RunRecord:
+    """What a run's finished evaluate and augment stages hold (unfinished stages are left out)."""
+    run = RunDir(folder)
+    recipe = run.read_recipe() or {}
+    evaluations, conversion = {}, {}
+    for stage in recipe.get("stages", []):
+        name, kind = stage.get("name"), stage.get("kind")
+        if not run.is_done(name):
+            continue
+        if kind == "evaluate" and (folder / name / "scores.csv").exists():
+            evaluations[name] = _read_scores(folder / name / "scores.csv", stage["positive"], stage["models"])
+        summary = folder / name / "summary.json"
+        if kind == "augment" and summary.exists():
+            block = json.loads(summary.read_text(encoding="utf-8")).get("conversion")
+            if block:
+                conversion[name] = block
+    return RunRecord(setting, seed, folder, evaluations, conversion)
+
+
+def collect(folder: Path) -> tuple[dict[str, Any], list[RunRecord]]:
+    """The sweep manifest and a record per run folder that exists."""
+    manifest = read_manifest(folder)
+    records = [
+        read_run(entry["setting"], int(entry["seed"]), folder / entry["dir"])
+        for entry in manifest["runs"]
+        if (folder / entry["dir"]).exists()
+    ]
+    return manifest, records
+
+
+def _aligned(scores: Scores, a: tuple[str, str], b: tuple[str, str]) -> tuple[np.ndarray, ...] | None:
+    sa, sb = scores.by_model.get(a), scores.by_model.get(b)
+    if not sa or not sb:
+        return None
+    images = sorted(set(sa) & set(sb))
+    y = np.array([scores.labels[i] == scores.positive for i in images])
+    return np.array([sa[i] for i in images]), np.array([sb[i] for i in images]), y
+
+
+def _auc_table(records: list[RunRecord], stage: str, method: str) -> dict[str, dict[str, Any]]:
+    """setting -> model -> AUC over seeds (with the per-seed values)."""
+    values: dict[str, dict[str, dict[int, float]]] = defaultdict(lambda: defaultdict(dict))
+    for rec in records:
+        scores = rec.evaluations.get(stage)
+        if scores is None:
+            continue
+        for model in scores.models:
+            found = scores.by_model.get((model, method))
+            if found:
+                y = np.array([scores.labels[i] == scores.positive for i in found])
+                values[rec.setting][model][rec.seed] = auc(np.array(list(found.values())), y)
+    return {
+        setting: {
+            model: {**over_seeds(list(per_seed.values())).as_dict(), "seeds": sorted(per_seed)}
+            for model, per_seed in models.items()
+        }
+        for setting, models in values.items()
+    }
+
+
+def _pairs(models: Sequence[str], baselines: Sequence[str]) -> list[tuple[str, str]]:
+    """(model, baseline) for each model against each baseline the stage has."""
+    chosen = [b for b in baselines if b in models] or list(models[:1])
+    return [(m, b) for b in chosen for m in models if m != b]
+
+
+def _paired(
+    records: list[RunRecord], stage: str, method: str, baselines: Sequence[str], resamples: int
+) -> dict[str, list[dict[str, Any]]]:
+    """setting -> comparisons (model vs baseline): per seed DeLong and bootstrap, pooled over seeds."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    by_setting: dict[str, list[RunRecord]] = defaultdict(list)
+    for rec in records:
+        if stage in rec.evaluations:
+            by_setting[rec.setting].append(rec)
+    for setting, recs in by_setting.items():
+        models = recs[0].evaluations[stage].models
+        rows = []
+        for a, b in _pairs(models, baselines):
+            per_seed = []
+            for rec in sorted(recs, key=lambda r: r.seed):
+                data = _aligned(rec.evaluations[stage], (a, method), (b, method))
+                if data is None or data[2].all() or not data[2].any():
+                    continue
+                seed = zlib.crc32(f"{setting}/{rec.seed}/{a}/{b}".encode())
+                test = delong(*data)
+                boot = paired_bootstrap(*data, resamples=resamples, seed=seed)
+                per_seed.append(
+                    {
+                        "seed": rec.seed,
+                        "images": int(data[2].size),
+                        "delong": test.as_dict(),
+                        "bootstrap": {"low": boot.low, "high": boot.high, "resamples": resamples},
+                    }
+                )
+            diffs = [p["delong"]["difference"] for p in per_seed]
+            rows.append(
+                {
+                    "model": a,
+                    "baseline": b,
+                    "per_seed": per_seed,
+                    "difference": over_seeds(diffs).as_dict(),
+                    "wins": sum(d > 0 for d in diffs),
+                    "seeds": len(diffs),
+                }
+            )
+        out[setting] = rows
+    return out
+
+
+def _conversion(records: list[RunRecord]) -> dict[str, dict[str, dict[str, dict[str, Any]]]]:
+    """setting -> augment stage -> query class -> figure -> summary over seeds."""
+    values: dict[str, Any] = defaultdict(lambda: defaultdict(lambda: defaultdict(lambda: defaultdict(list))))
+    for rec in records:
+        for stage, block in rec.conversion.items():
+            for cls, entry in block.get("per_query_class", {}).items():
+                for key in CONVERSION_FIGURES:
+                    if key in entry:
+                        values[rec.setting][stage][cls][key].append(entry[key])
+                accuracy = block.get("probe", {}).get("accuracy")
+                if accuracy is not None:
+                    values[rec.setting][stage][cls]["probe_accuracy"].append(accuracy)
+    return {
+        setting: {
+            stage: {
+                cls: {key: over_seeds(v).as_dict() for key, v in figures.items()}
+                for cls, figures in classes.items()
+            }
+            for stage, classes in stages.items()
+        }
+        for setting, stages in values.items()
+    }
+
+
+def aggregate(
+    folder: str | Path,
+    *,
+    method: str = "anogan",
+    baselines: Sequence[str] = (),
+    resamples: int = 2000,
+) -> dict[str, Any]:
+    """Aggregate the sweep in ``folder``; write ``aggregate.json``/``.md`` and figures; return the data."""
+    folder = Path(folder)
+    manifest, records = collect(folder)
+    stages = sorted({stage for rec in records for stage in rec.evaluations}, key=_stage_order(records))
+    result: dict[str, Any] = {
+        "recipe": manifest.get("recipe"),
+        "settings": manifest.get("settings", {}),
+        "method": method,
+        "runs": [{"setting": r.setting, "seed": r.seed, "evaluate": sorted(r.evaluations)} for r in records],
+        "evaluate": {
+            stage: {
+                "auc": _auc_table(records, stage, method),
+                "paired": _paired(records, stage, method, baselines, resamples),
+            }
+            for stage in stages
+        },
+        "conversion": _conversion(records),
+    }
+    from ganaug.aggregate_report import figure, markdown
+
+    io.write_json(folder / JSON, result)
+    io.write_text(folder / MARKDOWN, markdown(result))
+    for stage, block in result["evaluate"].items():
+        figure(stage, block["auc"], folder / f"aggregate-{stage}.png")
+    return result
+
+
+def _stage_order(records: list[RunRecord]) -> Any:
+    order: dict[str, int] = {}
+    for rec in records:
+        for stage in rec.evaluations:
+            order.setdefault(stage, len(order))
+    return lambda stage: order[stage]

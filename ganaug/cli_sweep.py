@@ -1,0 +1,108 @@
+"""``ganaug sweep`` and ``ganaug aggregate``: runs over seeds and settings, and their statistics."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from rich.console import Console
+
+
+def _console(quiet: bool = False) -> Console:
+    return Console(stderr=True, quiet=quiet, highlight=False, soft_wrap=True)
+
+
+def parse_seeds(text: str) -> list[int]:
+    """``"0,1,2"`` or ``"0-4"`` (inclusive) or a mix: ``"0-2,7"``."""
+    seeds: list[int] = []
+    try:
+        for part in (p.strip() for p in text.split(",") if p.strip()):
+            low, sep, high = part.partition("-")
+            seeds += list(range(int(low), int(high) + 1)) if sep and low else [int(part)]
+    except ValueError:
+        raise click.BadParameter(f"expected seeds like 0,1,2 or 0-4, got {text!r}") from None
+    return seeds
+
+
+def _aggregate_summary(folder: Path, result: dict, console: Console) -> None:
+    for stage, block in result["evaluate"].items():
+        for setting, models in block["auc"].items():
+            for model, s in models.items():
+                mean = f"{s['mean']:.3f}" if s["n"] else "–"
+                spread = f" ± {s['std']:.3f}" if s["n"] > 1 else ""
+                console.print(f"  {stage} {setting} {model}: AUC {mean}{spread} over {s['n']} seed(s)")
+    console.print(f"aggregate: {folder / 'aggregate.md'}")
+
+
+@click.command()
+@click.argument("recipe", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--seeds", default="0", show_default=True, help="Seeds: 0,1,2 or 0-4.")
+@click.option("--grid", multiple=True, metavar="KEY=V1,V2", help="A recipe value to vary (repeatable).")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a recipe value.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="The sweep folder.")
+@click.option("--baseline", "baselines", multiple=True, help="Model(s) the others are compared with.")
+@click.option("--device", help="Override run.device (auto, cpu, cuda, cuda:N).")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bars or log lines on the console.")
+def sweep(
+    recipe: Path,
+    seeds: str,
+    grid: tuple[str, ...],
+    overrides: tuple[str, ...],
+    out: Path | None,
+    baselines: tuple[str, ...],
+    device: str | None,
+    quiet: bool,
+) -> None:
+    """Run RECIPE for every seed and grid setting, then aggregate (re-running only what is missing)."""
+    from ganaug.aggregate import aggregate
+    from ganaug.cli import guarded
+    from ganaug.console import console_session
+    from ganaug.plugins import make_plugin_host
+    from ganaug.sweep import local_launcher, plan_sweep, run_sweep
+
+    @guarded
+    def body() -> None:
+        console = _console()
+        host = make_plugin_host()
+        plan = plan_sweep(
+            recipe, parse_seeds(seeds), grid=grid, overrides=overrides, out=out, registry=host.registry
+        )
+        settings = len({r.setting for r in plan.runs})
+        console.print(f"sweep: {settings} setting(s) x {len(plan.seeds)} seed(s) in {plan.out}")
+        with console_session(_console(quiet), quiet) as progress:
+            launch = local_launcher(device=device, progress=progress, host=host)
+            outcome = run_sweep(plan, launch, notify=lambda text: console.print(text, markup=False))
+        result = aggregate(plan.out, baselines=baselines)
+        _aggregate_summary(plan.out, result, console)
+        if outcome.failed:
+            console.print(f"[bold red]{len(outcome.failed)} run(s) failed:[/]")
+            for setting, seed in outcome.failed:
+                console.print(f"  {setting} seed {seed}: {outcome.status[(setting, seed)]}", markup=False)
+            raise SystemExit(1)
+        click.echo(str(plan.out))
+
+    body()
+
+
+@click.command("aggregate")
+@click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--baseline", "baselines", multiple=True, help="Model(s) the others are compared with.")
+@click.option("--method", default="anogan", show_default=True, help="The score method to compare.")
+@click.option(
+    "--resamples",
+    default=2000,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Paired bootstrap resamples.",
+)
+def aggregate_command(folder: Path, baselines: tuple[str, ...], method: str, resamples: int) -> None:
+    """Rebuild the aggregate tables and figures of the sweep in FOLDER."""
+    from ganaug.aggregate import aggregate
+    from ganaug.cli import guarded
+
+    @guarded
+    def body() -> None:
+        result = aggregate(folder, method=method, baselines=baselines, resamples=resamples)
+        _aggregate_summary(folder, result, _console())
+
+    body()

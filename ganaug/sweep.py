@@ -1,0 +1,277 @@
+"""Sweeps: one recipe run over the cross product of settings (``--grid``) and seeds.
+
+Each (setting, seed) is an ordinary run directory ``OUT/<setting>/seed-<N>`` (locked, resumable),
+listed in ``OUT/sweep.json``. Running a sweep again runs only what is missing or unfinished; a
+finished run whose recipe differs from the sweep's is refused, never silently mixed in. Every
+setting's recipe is checked before the first run starts, so a bad grid key fails at once.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from ganaug import io
+from ganaug.errors import Problem, RecipeError, RunDirError
+from ganaug.recipe.load import load_recipe, recipe_to_dict
+from ganaug.recipe.schema import Recipe
+from ganaug.rundir import RunDir, recipe_hash
+
+MANIFEST = "sweep.json"
+DEFAULT_SETTING = "default"
+
+
+def split_values(text: str) -> list[str]:
+    """``"4,16,[1, 2]"`` -> ``["4", "16", "[1, 2]"]``: commas inside brackets or quotes stay."""
+    values, current, depth, quote = [], [], 0, ""
+    for char in text:
+        if quote:
+            quote = "" if char == quote else quote
+        elif char in "\"'":
+            quote = char
+        elif char in "[{":
+            depth += 1
+        elif char in "]}":
+            depth -= 1
+        elif char == "," and depth == 0:
+            values.append("".join(current).strip())
+            current = []
+            continue
+        current.append(char)
+    values.append("".join(current).strip())
+    return values
+
+
+def parse_grid(items: Iterable[str]) -> list[tuple[str, list[str]]]:
+    """``["stages.iagan.epochs=10,20"]`` -> ``[("stages.iagan.epochs", ["10", "20"])]``."""
+    grid, problems = [], []
+    for item in items:
+        key, sep, text = item.partition("=")
+        values = [v for v in split_values(text)] if sep else []
+        if not key.strip() or not values or any(v == "" for v in values):
+            problems.append(Problem(f"--grid {item}", "expected key.path=value1,value2,..."))
+            continue
+        grid.append((key.strip(), values))
+    if problems:
+        raise RecipeError(problems, "--grid")
+    return grid
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.=-]+", "-", text).strip("-.") or "value"
+
+
+@attrs.frozen
+class Setting:
+    """One point of the grid: its folder name and the ``--set`` overrides that make it."""
+
+    name: str
+    overrides: tuple[str, ...]
+
+
+def settings_of(grid: Sequence[tuple[str, list[str]]]) -> list[Setting]:
+    """The cross product of the grid's values, in order; no grid gives one ``default`` setting."""
+    if not grid:
+        return [Setting(DEFAULT_SETTING, ())]
+    out = []
+    for i, combo in enumerate(itertools.product(*[values for _, values in grid])):
+        overrides = tuple(f"{key}={value}" for (key, _), value in zip(grid, combo, strict=True))
+        label = "_".join(
+            f"{key.split('.')[-1]}={_slug(value)}" for (key, _), value in zip(grid, combo, strict=True)
+        )
+        out.append(Setting(f"{i:02d}-{label}"[:80], overrides))
+    return out
+
+
+@attrs.frozen
+class PlannedRun:
+    """A run of the sweep: setting, seed, folder, and the recipe it runs."""
+
+    setting: Setting
+    seed: int
+    dir: Path
+    recipe: Recipe
+
+    @property
+    def digest(self) -> str:
+        return recipe_hash(recipe_to_dict(self.recipe))
+
+    def state(self) -> str:
+        """``missing``, ``unfinished`` or ``finished``."""
+        manifest = RunDir(self.dir).read_manifest() if self.dir.exists() else None
+        if manifest is None:
+            return "missing"
+        return "finished" if manifest.get("finished") else "unfinished"
+
+
+@attrs.frozen
+class SweepPlan:
+    """Everything a sweep will run, checked: recipe path, seeds, grid, runs."""
+
+    recipe: Path
+    out: Path
+    seeds: tuple[int, ...]
+    grid: tuple[tuple[str, tuple[str, ...]], ...]
+    overrides: tuple[str, ...]
+    runs: tuple[PlannedRun, ...]
+
+    def manifest(self) -> dict[str, Any]:
+        return {
+            "recipe": str(self.recipe),
+            "seeds": list(self.seeds),
+            "grid": {key: list(values) for key, values in self.grid},
+            "overrides": list(self.overrides),
+            "settings": {
+                run.setting.name: list(run.setting.overrides)
+                for run in self.runs
+                if run.seed == self.seeds[0]
+            },
+            "runs": [
+                {
+                    "setting": run.setting.name,
+                    "seed": run.seed,
+                    "dir": str(run.dir.relative_to(self.out)),
+                    "recipe_hash": run.digest,
+                }
+                for run in self.runs
+            ],
+        }
+
+
+def plan_sweep(
+    recipe: str | Path,
+    seeds: Sequence[int],
+    *,
+    grid: Iterable[str] = (),
+    overrides: Iterable[str] = (),
+    out: str | Path | None = None,
+    registry: Any = None,
+) -> SweepPlan:
+    """Check every (setting, seed) recipe and lay out the run folders; nothing runs yet.
+
+    Raises :class:`RecipeError` with every problem of every setting (a bad grid key names itself).
+    """
+    if not seeds:
+        raise RecipeError([Problem("--seeds", "give at least one seed")], str(recipe))
+    if len(set(seeds)) != len(seeds):
+        raise RecipeError([Problem("--seeds", f"seeds repeat: {list(seeds)}")], str(recipe))
+    parsed = parse_grid(grid)
+    base = tuple(overrides)
+    problems: list[Problem] = []
+    runs: list[PlannedRun] = []
+    folder = Path(out) if out is not None else None
+    for setting in settings_of(parsed):
+        for seed in seeds:
+            try:
+                loaded = load_recipe(
+                    recipe, overrides=[*base, *setting.overrides, f"run.seed={seed}"], registry=registry
+                )
+            except RecipeError as error:
+                keys = {f"--set {key}" for key, _ in parsed}
+                for found in error.problems:
+                    grid_key = found.path in keys
+                    problem = (
+                        Problem(found.path.replace("--set", "--grid", 1), found.message)
+                        if grid_key
+                        else found
+                    )
+                    if not any(p.path == problem.path and p.message == problem.message for p in problems):
+                        problems.append(problem)
+                break
+            if folder is None:
+                folder = Path(loaded.run.output_dir) / f"{loaded.run.name}-sweep"
+            runs.append(PlannedRun(setting, seed, folder / setting.name / f"seed-{seed}", loaded))
+    if problems:
+        raise RecipeError(problems, str(recipe))
+    assert folder is not None
+    grid_items = tuple((key, tuple(values)) for key, values in parsed)
+    return SweepPlan(Path(recipe), folder, tuple(seeds), grid_items, base, tuple(runs))
+
+
+def check_consistent(plan: SweepPlan) -> None:
+    """Refuse a finished run whose recipe is not the one the sweep would run there now."""
+    for run in plan.runs:
+        if run.state() != "finished":
+            continue
+        stored = RunDir(run.dir).read_recipe_hash()
+        if stored != run.digest:
+            raise RunDirError(
+                f"{run.dir} holds a finished run of another recipe (hash {stored}, the sweep's is "
+                f"{run.digest}); use another --out, or remove that folder to run it again"
+            )
+
+
+def write_manifest(plan: SweepPlan) -> Path:
+    plan.out.mkdir(parents=True, exist_ok=True)
+    return io.write_json(plan.out / MANIFEST, plan.manifest())
+
+
+def read_manifest(folder: Path) -> dict[str, Any]:
+    path = folder / MANIFEST
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise RunDirError(f"{folder} holds no sweep ({MANIFEST} is missing)") from None
+    except (OSError, ValueError) as error:
+        raise RunDirError(f"cannot read {path}: {error}") from None
+
+
+#: Runs one planned run: ``(run, resume) -> None``; raises on failure.
+Launch = Callable[[PlannedRun, bool], None]
+
+
+@attrs.define
+class SweepOutcome:
+    """Per run: ``skipped`` (already finished), ``ran``, ``resumed`` or the error message."""
+
+    status: dict[tuple[str, int], str] = attrs.Factory(dict)
+
+    @property
+    def failed(self) -> list[tuple[str, int]]:
+        return [key for key, value in self.status.items() if value not in ("skipped", "ran", "resumed")]
+
+
+def local_launcher(**run_kwargs: Any) -> Launch:
+    """Runs each planned run in this process, one after another (the default)."""
+    from ganaug.engine import run_recipe
+
+    def launch(run: PlannedRun, resume: bool) -> None:
+        if resume:
+            run_recipe(run.recipe, resume=run.dir, **run_kwargs)
+        else:
+            run_recipe(run.recipe, out=run.dir, **run_kwargs)
+
+    return launch
+
+
+def run_sweep(
+    plan: SweepPlan, launch: Launch, notify: Callable[[str], None] = lambda _: None
+) -> SweepOutcome:
+    """Run what is missing or unfinished; a failed run is reported and the others still run."""
+    from ganaug.errors import GanaugError
+
+    check_consistent(plan)
+    write_manifest(plan)
+    outcome = SweepOutcome()
+    for i, run in enumerate(plan.runs, 1):
+        key, state = (run.setting.name, run.seed), run.state()
+        where = f"[{i}/{len(plan.runs)}] {run.setting.name} seed {run.seed}"
+        if state == "finished":
+            outcome.status[key] = "skipped"
+            notify(f"{where}: finished already, skipped")
+            continue
+        notify(f"{where}: {'resuming' if state == 'unfinished' else 'running'} in {run.dir}")
+        try:
+            launch(run, state == "unfinished")
+        except GanaugError as error:
+            outcome.status[key] = f"failed: {error}"
+            notify(f"{where}: failed: {error}")
+            continue
+        outcome.status[key] = "resumed" if state == "unfinished" else "ran"
+    return outcome
