@@ -43,6 +43,17 @@ def _aggregate_summary(folder: Path, result: dict, console: Console) -> None:
 @click.option("--baseline", "baselines", multiple=True, help="Model(s) the others are compared with.")
 @click.option("--device", help="Override run.device (auto, cpu, cuda, cuda:N).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars or log lines on the console.")
+@click.option("--launcher", type=click.Choice(["local", "slurm"]), default="local", show_default=True)
+@click.option("--slurm-partition", help="Slurm partition of each job.")
+@click.option(
+    "--slurm-time", default=240, show_default=True, type=click.IntRange(min=1), help="Minutes a job."
+)
+@click.option("--slurm-gpus", default=0, show_default=True, type=click.IntRange(min=0), help="GPUs per node.")
+@click.option("--slurm-cpus", default=4, show_default=True, type=click.IntRange(min=1), help="CPUs per task.")
+@click.option("--slurm-nodes", default=1, show_default=True, type=click.IntRange(min=1))
+@click.option("--slurm-tasks-per-node", default=1, show_default=True, type=click.IntRange(min=1))
+@click.option("--slurm-mem-gb", type=click.IntRange(min=1), help="Memory per node.")
+@click.option("--slurm-cluster", hidden=True, help="submitit cluster: 'local' runs jobs as local processes.")
 def sweep(
     recipe: Path,
     seeds: str,
@@ -52,6 +63,15 @@ def sweep(
     baselines: tuple[str, ...],
     device: str | None,
     quiet: bool,
+    launcher: str,
+    slurm_partition: str | None,
+    slurm_time: int,
+    slurm_gpus: int,
+    slurm_cpus: int,
+    slurm_nodes: int,
+    slurm_tasks_per_node: int,
+    slurm_mem_gb: int | None,
+    slurm_cluster: str | None,
 ) -> None:
     """Run RECIPE for every seed and grid setting, then aggregate (re-running only what is missing)."""
     from ganaug.aggregate import aggregate
@@ -69,9 +89,19 @@ def sweep(
         )
         settings = len({r.setting for r in plan.runs})
         console.print(f"sweep: {settings} setting(s) x {len(plan.seeds)} seed(s) in {plan.out}")
-        with console_session(_console(quiet), quiet) as progress:
-            launch = local_launcher(device=device, progress=progress, host=host)
-            outcome = run_sweep(plan, launch, notify=lambda text: console.print(text, markup=False))
+        notify = lambda text: console.print(text, markup=False)  # noqa: E731
+        if launcher == "slurm":
+            from ganaug.slurm import SlurmOptions, slurm_launcher
+
+            options = SlurmOptions(
+                slurm_partition, slurm_time, slurm_gpus, slurm_cpus, slurm_nodes, slurm_tasks_per_node,
+                slurm_mem_gb, slurm_cluster,
+            )  # fmt: skip
+            outcome = run_sweep(plan, slurm_launcher(plan.out / "slurm-logs", options, device), notify)
+        else:
+            with console_session(_console(quiet), quiet) as progress:
+                launch = local_launcher(device=device, progress=progress, host=host)
+                outcome = run_sweep(plan, launch, notify)
         result = aggregate(plan.out, baselines=baselines)
         _aggregate_summary(plan.out, result, console)
         if outcome.failed:

@@ -16,6 +16,7 @@ from ganaug.progress import Progress
 from ganaug.recipe.schema import ComponentRef, RunSection
 from ganaug.registry import Registry
 from ganaug.selection import ImageSelection
+from ganaug.tracking import Trackers
 
 
 @attrs.define
@@ -44,6 +45,7 @@ class StageContext:
     progress: Progress = attrs.Factory(Progress)
     resume: bool = False
     world: World = attrs.Factory(World)
+    track: Trackers = attrs.Factory(Trackers)
 
     @property
     def seed(self) -> int:

@@ -36,6 +36,7 @@ from ganaug.rundir import (
     recipe_hash,
     remove_temp_files,
 )
+from ganaug.tracking import Trackers, numeric_leaves
 
 LOGGER = "ganaug"
 
@@ -94,8 +95,11 @@ def run_recipe(
     host: PluginHost | None = None,
     resume: Path | None = None,
     force: bool = False,
+    tags: dict[str, Any] | None = None,
 ) -> RunResult:
     """Run every stage of ``recipe``; return the run directory and the stages' outputs.
+
+    ``tags`` (a sweep's setting and seed, say) go to the run's trackers with its final metrics.
 
     Under ``torchrun`` every rank calls this; rank 0 owns the run directory and writes all files.
     """
@@ -121,7 +125,17 @@ def run_recipe(
             if resume is not None and world.is_main:
                 _clean_temp_files(run_dir, log)
             session = Session(
-                recipe, run_dir, resolved, digest, torch_device, progress, host, log, resume, world
+                recipe,
+                run_dir,
+                resolved,
+                digest,
+                torch_device,
+                progress,
+                host,
+                log,
+                resume,
+                world,
+                tags or {},
             )
             return _execute(session)
     except KeyboardInterrupt:
@@ -186,11 +200,12 @@ class Session:
     log: logging.Logger
     resume: Path | None
     world: distributed.World
+    tags: dict[str, Any]
 
 
 def _execute(session: Session) -> RunResult:
     recipe, run_dir, resolved, digest = session.recipe, session.run_dir, session.resolved, session.digest
-    device, progress, host, log = session.device, session.progress, session.host, session.log
+    device, host, log = session.device, session.host, session.log
     resume, world = session.resume, session.world
     seed_everything(recipe.run.seed, recipe.run.deterministic)
     manifest = run_dir.read_manifest() if resume else None
@@ -207,8 +222,34 @@ def _execute(session: Session) -> RunResult:
     run_dir.write_recipe(resolved)
     run_dir.write_manifest(manifest)
     log.info("run %s in %s on %s (seed %d)", recipe.run.name, run_dir.path, device, recipe.run.seed)
-    data = _load_data(recipe, host, run_dir, log, progress)
+    track = _trackers(recipe, host, world, log)
+    track.start(run_dir.path, resolved, {"seed": recipe.run.seed, **session.tags})
     outputs: dict[str, StageOutput] = {}
+    try:
+        _stages(session, track, manifest, outputs)
+    finally:  # an interrupted run still closes its trackers' files
+        track.finish({name: out.metrics for name, out in outputs.items()})
+    manifest["finished"] = now()
+    run_dir.write_manifest(manifest)
+    write_report(run_dir.path, recipe)
+    log.info("run finished: %s", run_dir.path)
+    return RunResult(run_dir.path, outputs)
+
+
+def _trackers(recipe: Recipe, host: PluginHost, world: distributed.World, log: logging.Logger) -> Trackers:
+    """The recipe's trackers, built once; rank 0 only (other ranks get none)."""
+    refs = (recipe.run.trackers or []) if world.is_main else []
+    built = [(ref.name, host.registry.get("trackers", ref.name).build(ref.options)) for ref in refs]
+    return Trackers(built, log)
+
+
+def _stages(
+    session: Session, track: Trackers, manifest: dict[str, Any], outputs: dict[str, StageOutput]
+) -> None:
+    """Run (or, on resume, restore) each stage in order, filling ``outputs``."""
+    recipe, run_dir, device, progress = session.recipe, session.run_dir, session.device, session.progress
+    host, log, resume, world = session.host, session.log, session.resume, session.world
+    data = _load_data(recipe, host, run_dir, log, progress)
     for spec in recipe.stages:
         component = host.registry.get("stages", spec.kind)
         stage = component.build(spec.options)
@@ -224,6 +265,7 @@ def _execute(session: Session) -> RunResult:
             progress=progress if world.is_main else Progress(),
             resume=resume is not None,
             world=world,
+            track=track,
         )
         seed_everything(recipe.run.seed + _stage_offset(spec.name), recipe.run.deterministic)
         if resume is not None and run_dir.is_done(spec.name):
@@ -234,15 +276,11 @@ def _execute(session: Session) -> RunResult:
         manifest["stages"][spec.name] = {"kind": spec.kind, "started": now()}
         run_dir.write_manifest(manifest)
         outputs[spec.name] = stage.run(ctx)
+        track.scalars(f"{spec.name}/metrics", 0, numeric_leaves(outputs[spec.name].metrics))
         manifest["stages"][spec.name]["finished"] = now()
         run_dir.mark_done(spec.name, {"kind": spec.kind})
         run_dir.write_manifest(manifest)
         log.info("stage %s finished", spec.name)
-    manifest["finished"] = now()
-    run_dir.write_manifest(manifest)
-    write_report(run_dir.path, recipe)
-    log.info("run finished: %s", run_dir.path)
-    return RunResult(run_dir.path, outputs)
 
 
 def _stage_offset(name: str) -> int:

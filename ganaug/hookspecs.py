@@ -103,6 +103,15 @@ def register_stages(register: Register) -> None:
     """
 
 
+@hookspec
+def register_trackers(register: Register) -> None:
+    """Register experiment trackers (TensorBoard, MLflow, ...) that a recipe lists in ``run.trackers``.
+
+    Factory: ``factory(options) -> Tracker`` (see ``interfaces.Tracker``); built once per run, on
+    rank 0 only, and called per epoch and per stage, never per step.
+    """
+
+
 #: Component kind -> the hook that registers it; the single source of truth for kinds.
 KINDS: dict[str, str] = {
     "generators": "register_generators",
@@ -113,4 +122,5 @@ KINDS: dict[str, str] = {
     "evaluators": "register_evaluators",
     "data_sources": "register_data_sources",
     "stages": "register_stages",
+    "trackers": "register_trackers",
 }

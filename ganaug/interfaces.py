@@ -241,3 +241,19 @@ class Stage(Protocol):
     def restore(self, ctx: StageContext) -> StageOutput:
         """Rebuild the output of a finished stage from ``ctx.dir`` (for ``--resume``)."""
         ...
+
+
+class Tracker(Protocol):
+    """Receives a run's figures as they are made (TensorBoard, MLflow, ...).
+
+    ``start`` once with the run folder, the resolved recipe and the run's tags (a sweep's setting
+    and seed); ``scalars`` per epoch or search record, keyed ``<stage>/<name>``; ``image`` with a
+    PNG the run wrote; ``finish`` once with the tags and the run's final numeric metrics."""
+
+    def start(self, run_dir: Path, recipe: dict[str, Any], tags: dict[str, Any]) -> None: ...
+
+    def scalars(self, prefix: str, step: int, values: dict[str, float]) -> None: ...
+
+    def image(self, tag: str, step: int, png: Path) -> None: ...
+
+    def finish(self, tags: dict[str, Any], metrics: dict[str, float]) -> None: ...

@@ -30,6 +30,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "ganaug_plugins.evaluators.plugin",
     "ganaug_plugins.data.plugin",
     "ganaug_plugins.stages.plugin",
+    "ganaug_plugins.trackers.plugin",
 )
 
 #: Comma-separated plugin names (entry-point names or built-in module names) to leave out.

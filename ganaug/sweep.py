@@ -97,10 +97,18 @@ class PlannedRun:
     seed: int
     dir: Path
     recipe: Recipe
+    source: Path
+    overrides: tuple[str, ...]
 
     @property
     def digest(self) -> str:
         return recipe_hash(recipe_to_dict(self.recipe))
+
+    @property
+    def tags(self) -> dict[str, Any]:
+        """The setting, the seed and each grid value, for trackers (TensorBoard's hparams)."""
+        values = dict(o.split("=", 1) for o in self.setting.overrides)
+        return {"setting": self.setting.name, "seed": self.seed, **values}
 
     def state(self) -> str:
         """``missing``, ``unfinished`` or ``finished``."""
@@ -168,10 +176,9 @@ def plan_sweep(
     folder = Path(out) if out is not None else None
     for setting in settings_of(parsed):
         for seed in seeds:
+            every = (*base, *setting.overrides, f"run.seed={seed}")
             try:
-                loaded = load_recipe(
-                    recipe, overrides=[*base, *setting.overrides, f"run.seed={seed}"], registry=registry
-                )
+                loaded = load_recipe(recipe, overrides=every, registry=registry)
             except RecipeError as error:
                 keys = {f"--set {key}" for key, _ in parsed}
                 for found in error.problems:
@@ -186,7 +193,8 @@ def plan_sweep(
                 break
             if folder is None:
                 folder = Path(loaded.run.output_dir) / f"{loaded.run.name}-sweep"
-            runs.append(PlannedRun(setting, seed, folder / setting.name / f"seed-{seed}", loaded))
+            where = folder / setting.name / f"seed-{seed}"
+            runs.append(PlannedRun(setting, seed, where, loaded, Path(recipe), every))
     if problems:
         raise RecipeError(problems, str(recipe))
     assert folder is not None
@@ -222,8 +230,9 @@ def read_manifest(folder: Path) -> dict[str, Any]:
         raise RunDirError(f"cannot read {path}: {error}") from None
 
 
-#: Runs one planned run: ``(run, resume) -> None``; raises on failure.
-Launch = Callable[[PlannedRun, bool], None]
+#: Starts one planned run, ``(run, resume)``, and returns a callable that waits for it to end
+#: (raising a GanaugError if it failed). The local launcher runs it before returning.
+Launch = Callable[[PlannedRun, bool], Callable[[], None]]
 
 
 @attrs.define
@@ -241,11 +250,10 @@ def local_launcher(**run_kwargs: Any) -> Launch:
     """Runs each planned run in this process, one after another (the default)."""
     from ganaug.engine import run_recipe
 
-    def launch(run: PlannedRun, resume: bool) -> None:
-        if resume:
-            run_recipe(run.recipe, resume=run.dir, **run_kwargs)
-        else:
-            run_recipe(run.recipe, out=run.dir, **run_kwargs)
+    def launch(run: PlannedRun, resume: bool) -> Callable[[], None]:
+        where = {"resume": run.dir} if resume else {"out": run.dir}
+        run_recipe(run.recipe, tags=run.tags, **where, **run_kwargs)
+        return lambda: None
 
     return launch
 
@@ -253,12 +261,14 @@ def local_launcher(**run_kwargs: Any) -> Launch:
 def run_sweep(
     plan: SweepPlan, launch: Launch, notify: Callable[[str], None] = lambda _: None
 ) -> SweepOutcome:
-    """Run what is missing or unfinished; a failed run is reported and the others still run."""
+    """Start what is missing or unfinished, then wait for it; a failed run is reported and the
+    others still run."""
     from ganaug.errors import GanaugError
 
     check_consistent(plan)
     write_manifest(plan)
     outcome = SweepOutcome()
+    waiting: list[tuple[tuple[str, int], str, str, Callable[[], None]]] = []
     for i, run in enumerate(plan.runs, 1):
         key, state = (run.setting.name, run.seed), run.state()
         where = f"[{i}/{len(plan.runs)}] {run.setting.name} seed {run.seed}"
@@ -267,11 +277,18 @@ def run_sweep(
             notify(f"{where}: finished already, skipped")
             continue
         notify(f"{where}: {'resuming' if state == 'unfinished' else 'running'} in {run.dir}")
+        done = "resumed" if state == "unfinished" else "ran"
         try:
-            launch(run, state == "unfinished")
+            waiting.append((key, where, done, launch(run, state == "unfinished")))
+        except GanaugError as error:
+            outcome.status[key] = f"failed: {error}"
+            notify(f"{where}: failed: {error}")
+    for key, where, done, wait in waiting:
+        try:
+            wait()
         except GanaugError as error:
             outcome.status[key] = f"failed: {error}"
             notify(f"{where}: failed: {error}")
             continue
-        outcome.status[key] = "resumed" if state == "unfinished" else "ran"
+        outcome.status[key] = done
     return outcome

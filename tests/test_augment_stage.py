@@ -13,6 +13,7 @@ import torch
 
 from ganaug.context import DataContext, StageContext
 from ganaug.engine import run_recipe
+from ganaug.errors import DataError
 from ganaug.hookspecs import Register, hookimpl
 from ganaug.imaging import load_png
 from ganaug.interfaces import DataBundle, ImageSet, ImageSpec, StageOutput, TrainedModel
@@ -46,10 +47,11 @@ class ToyData:
         self.options = options
 
     def load(self, ctx: DataContext) -> DataBundle:
-        return DataBundle(("A", "B"), {"train": split(1, "train"), "holdout": split(2, "holdout")})
+        splits = {"train": split(1, "train"), "holdout": split(2, "holdout"), "probe": split(3, "probe")}
+        return DataBundle(("A", "B"), splits)
 
     def declared_splits(self) -> list[str]:
-        return ["train", "holdout"]
+        return ["train", "holdout", "probe"]
 
     def declared_classes(self) -> list[str]:
         return ["A", "B"]
@@ -125,6 +127,8 @@ label = "A"
 copies = 2
 queries = [{split = "train", classes = ["A"]}, {split = "holdout", classes = ["B"]}]
 searcher = {name = "backprop", steps = 30, feature_weight = 0.7, record_every = 10}
+probe = {split = "probe"}
+diversity_z = 3
 pairs = 3
 curves = 4
 [[stages]]
@@ -165,6 +169,18 @@ def test_augment_stage_writes_images_and_feeds_the_next_stage(tmp_path: Path) ->
         assert (folder / name).is_file(), name
     summary = json.loads((folder / "summary.json").read_text())
     assert summary["images"] == made and set(summary["mean_score"]) == {"A", "B"}
+    conversion = summary["conversion"]
+    assert set(conversion["per_query_class"]) == {"A", "B"}
+    assert conversion["probe"]["images"] == 2 * PER_CLASS and 0 <= conversion["probe"]["accuracy"] <= 1
+    for cls, entry in conversion["per_query_class"].items():
+        class_rows = [r for r in rows if r["query_class"] == cls]
+        assert entry["images"] == len(class_rows)
+        rate = sum(r["probe_class"] == "A" for r in class_rows) / len(class_rows)
+        assert entry["conversion_rate"] == pytest.approx(rate)
+        copy = sum(float(r["ssim_to_query"]) for r in class_rows) / len(class_rows)
+        assert entry["copy_ssim"] == pytest.approx(copy, abs=1e-6)
+        assert -1 <= entry["z_diversity_ssim"] <= 1 and entry["z_diversity_l1"] > 0
+        assert (folder / f"z-samples-{cls}.png").is_file()
 
     assert result.outputs["next"].metrics == {"count": PER_CLASS + made, "labels": [0]}
     assert SEEN["next"].ids[-1] == f"aug/{rows[-1]['output'].split('/')[-1]}"
@@ -197,3 +213,10 @@ def test_output_names_are_safe_and_unique() -> None:
     names = output_names(["a/b c.jpeg", "a/b_c.png", "x", "../..", "X"], 1)
     assert names == ["a_b_c.png", "a_b_c~2.png", "x.png", "image.png", "X~2.png"]
     assert output_names(["q"], 3) == ["q-0.png", "q-1.png", "q-2.png"]
+
+
+def test_a_probe_that_shares_images_with_the_queries_is_refused(tmp_path: Path) -> None:
+    h = host()
+    text = RECIPE.replace('probe = {split = "probe"}', 'probe = {split = "train"}')
+    with pytest.raises(DataError, match="probe image"):
+        run_recipe(parse_recipe(text, registry=h.registry), out=tmp_path / "run", host=h)

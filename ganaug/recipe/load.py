@@ -10,7 +10,7 @@ from typing import Any
 
 from ganaug.errors import Problem, RecipeError
 from ganaug.recipe.convert import describe, join, make_converter, structure
-from ganaug.recipe.resolve import Scope, parse_ref, resolve_component, resolve_stage
+from ganaug.recipe.resolve import Scope, parse_ref, resolve_component, resolve_fields, resolve_stage
 from ganaug.recipe.schema import NAME_PATTERN, Recipe, RunSection, StageSpec
 from ganaug.registry import Registry
 
@@ -55,6 +55,8 @@ def _resolve(raw: dict[str, Any], registry: Registry, problems: list[Problem], s
     run, found = structure(converter, raw.get("run", {}), RunSection, "run")
     problems += found
     scope = Scope(registry, converter, {}, None, None)
+    if run is not None:
+        run = resolve_fields(run, "run", scope)
     data = None
     if "data" not in raw:
         problems.append(Problem("data", "required: a [data] table with source = <data source>"))

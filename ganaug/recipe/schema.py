@@ -37,13 +37,15 @@ class ComponentRef:
 
 @attrs.frozen
 class RunSection:
-    """``[run]``: what the run is called, its seed, device and where outputs go."""
+    """``[run]``: what the run is called, its seed, device and where outputs go; ``trackers``
+    (e.g. ``["tensorboard"]``) receive losses, samples and metrics while the run goes on."""
 
     name: str = attrs.field(default="run", validator=_name)
     seed: int = 0
     device: str = attrs.field(default="auto", validator=_device)
     output_dir: str = "runs"
     deterministic: bool = True
+    trackers: list[ComponentRef] | None = attrs.field(default=None, metadata={"component": "trackers"})
 
 
 @attrs.frozen

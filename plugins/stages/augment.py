@@ -141,6 +141,9 @@ class AugmentStage:
         query_classes = [row["query_class"] for row in rows]
         summary["conversion"] = summarise(query_classes, copy, diversity, predicted, opts.label, probe)
         self._log_conversion(ctx, summary["conversion"])
+        steps = getattr(searcher, "recorded_steps", None) or range(result.loss_history.shape[0])
+        for step, loss in zip(steps, result.loss_history.mean(dim=1).tolist(), strict=False):
+            ctx.track.scalars(ctx.name, int(step), {"search_loss_mean": loss})
         files.append(write_json(ctx.dir / SUMMARY, summary))
         files += self._figures(ctx, queries, images, result, getattr(searcher, "recorded_steps", None))
         files += self._diversity_figures(ctx, diversity)

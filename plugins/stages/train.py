@@ -170,9 +170,10 @@ class _Training:
                     done, o.epochs, means["d_loss"], means["g_loss"], means["weight"], self._rate(), copying,
                 )  # fmt: skip
                 bar.advance(1, d=means["d_loss"], g=means["g_loss"])
+                ctx.track.scalars(ctx.name, done, means)
                 self._check_weights(done)
                 if done % o.sample_every == 0 or done == o.epochs:
-                    sheet.write(done)
+                    ctx.track.image(f"{ctx.name}/samples", done, sheet.write(done))
                 if done % o.checkpoint_every == 0 or done == o.epochs:
                     self._checkpoint(done, 0)
                 else:
