@@ -1,9 +1,10 @@
-"""Copy a finished quickstart run's figures and tables into docs/results/quickstart/ and README.md.
+"""Copy a finished quickstart sweep's tables and figures into docs/results/quickstart/ and README.md.
 
-Usage: .venv/bin/python scripts/readme_results.py RUN_DIR
+Usage: .venv/bin/python scripts/readme_results.py SWEEP_DIR   (made by scripts/refresh-readme-results)
 
-The README block between the ``quickstart-results`` markers is regenerated from the run's own
-files (report tables, manifest timings), never edited by hand.
+The README block between the ``quickstart-results`` markers is regenerated from the sweep's own
+files: its aggregate over seeds, and seed 0's run (exactly what ``scripts/quickstart`` produces)
+for the single-run tables and the figures. Never edited by hand.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ START, END = "<!-- quickstart-results:start -->", "<!-- quickstart-results:end -
 FIGURES = [
     ("iagan/samples/conditioning.png", "iagan-conditioning.png", "IAGAN's fixed conditioning images"),
     ("iagan/samples/{last}", "iagan-samples.png", "IAGAN samples after the last epoch"),
+    ("iagan/losses.png", "iagan-losses.png", "IAGAN training: losses, SSIM weight, copy SSIM, z-diversity"),
     (
         "aug_iagan_8/pairs-8.png",
         "augment-8.png",
@@ -33,9 +35,22 @@ FIGURES = [
         "augment-3-to-8.png",
         "IAGAN augmentation from held-out 3s, labelled 8: queries above, generated below (cf. Fig. 5)",
     ),
-    ("evaluate/roc.png", "roc.png", "ROC of the three AnoGANs (cf. Fig. 6)"),
-    ("evaluate/scores-by-class.png", "scores-by-class.png", "Mean anomaly score per class (cf. Fig. 7)"),
-    ("conversion/roc.png", "conversion-roc.png", "Held-out 3s vs their IAGAN conversions (cf. Fig. 8)"),
+    (
+        "aug_iagan_3/z-samples-3.png",
+        "z-samples-3.png",
+        "Held-out 3s (top row) and IAGAN outputs for 8 random z each: does z matter?",
+    ),
+    ("evaluate/roc.png", "roc.png", "ROC of the AnoGANs, seed 0 (cf. Fig. 6)"),
+    (
+        "evaluate/scores-by-class.png",
+        "scores-by-class.png",
+        "Mean anomaly score per class, seed 0 (cf. Fig. 7)",
+    ),
+    (
+        "conversion/roc.png",
+        "conversion-roc.png",
+        "Held-out 3s vs their IAGAN conversions, seed 0 (cf. Fig. 8)",
+    ),
 ]
 
 
@@ -50,14 +65,31 @@ def first_table(report: str) -> str:
     return "\n".join(table)
 
 
+def section_tables(markdown: str, heading: str) -> str:
+    """The tables under the first heading that starts with ``heading`` in the aggregate page."""
+    lines = markdown.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(heading))
+    out = []
+    for line in lines[start + 1 :]:
+        if line.startswith("## ") or line.startswith("### "):
+            break
+        if line.startswith("|"):
+            out.append(line)
+    return "\n".join(out)
+
+
 def minutes(manifest: dict) -> float:
     start = dt.datetime.fromisoformat(manifest["started"])
     end = dt.datetime.fromisoformat(manifest["finished"])
     return (end - start).total_seconds() / 60
 
 
-def block(run: Path) -> str:
-    manifest = json.loads((run / "manifest.json").read_text())
+def block(sweep: Path) -> str:
+    runs = json.loads((sweep / "sweep.json").read_text())["runs"]
+    seeds = sorted(r["seed"] for r in runs)
+    run = sweep / next(r["dir"] for r in runs if r["seed"] == seeds[0])
+    manifests = [json.loads((sweep / r["dir"] / "manifest.json").read_text()) for r in runs]
+    manifest = manifests[0]
     samples = sorted((run / "iagan" / "samples").glob("epoch-*.png"))
     DEST.mkdir(parents=True, exist_ok=True)
     shown = []
@@ -66,22 +98,43 @@ def block(run: Path) -> str:
         if path.is_file():
             shutil.copyfile(path, DEST / name)
             shown.append(f"| ![{caption}](docs/results/quickstart/{name}) | {caption} |")
+    shutil.copyfile(sweep / "aggregate-evaluate.png", DEST / "aggregate-evaluate.png")
+    aggregate = (sweep / "aggregate.md").read_text()
     evaluate = first_table((run / "evaluate" / "report.md").read_text())
     conversion = first_table((run / "conversion" / "report.md").read_text())
     versions = manifest["versions"]
+    total = sum(minutes(m) for m in manifests)
     return "\n".join(
         [
             START,
-            f"Produced by `scripts/quickstart` (seed {manifest['seed']}, device {manifest['device']}, "
-            f"torch {versions['torch']}, {versions['platform']}) in {minutes(manifest):.1f} minutes; "
+            f"Produced by `scripts/refresh-readme-results`: `ganaug sweep examples/quickstart.toml --seeds "
+            f"{','.join(map(str, seeds))}` (device {manifest['device']}, torch {versions['torch']}, "
+            f"{versions['platform']}; {total:.1f} minutes for the {len(runs)} runs, "
+            f"{minutes(manifest):.1f} for seed {seeds[0]}, which is what `scripts/quickstart` runs); "
             "regenerated by `scripts/readme_results.py`.",
             "",
-            "Test digits 8 (trained class) vs 3 (anomaly), AnoGAN trained on real 8s, on real + AnoGAN "
-            "self-augmented 8s, and on real + IAGAN-augmented 8s (from training 8s and held-out 3s):",
+            f"**Over {len(seeds)} training seeds** (each seed also redraws the data split): ROC AUC of "
+            "AnoGAN on test 8s vs 3s, mean ± SD [95% t-interval of the mean], and each seed:",
+            "",
+            section_tables(aggregate, "## evaluate: AUC over seeds"),
+            "",
+            "Paired on the same test images (per seed DeLong's test; pooled: mean difference over seeds "
+            "with its t-interval, and how many seeds the model wins):",
+            "",
+            section_tables(aggregate, "### evaluate: paired comparisons"),
+            "",
+            "![AUC per seed and mean with t-interval](docs/results/quickstart/aggregate-evaluate.png)",
+            "",
+            "Conversion diagnostics over seeds (copy SSIM of query and output, SSIM between outputs for "
+            "different z, share of outputs a pixel probe calls 8, the probe's cross-validated accuracy):",
+            "",
+            section_tables(aggregate, "## Conversion diagnostics"),
+            "",
+            f"Seed {seeds[0]} in full: the three detectors with the no-search control and the L1 baseline,",
             "",
             evaluate,
             "",
-            "Held-out 3s against their IAGAN conversions, scored by the AnoGAN trained on real 8s:",
+            "and held-out 3s against their IAGAN conversions, scored by the AnoGAN trained on real 8s:",
             "",
             conversion,
             "",
@@ -93,17 +146,17 @@ def block(run: Path) -> str:
     )
 
 
-def main(run: Path) -> None:
+def main(sweep: Path) -> None:
     readme = ROOT / "README.md"
     text = readme.read_text()
-    new = block(run)
+    new = block(sweep)
     if START in text:
         text = re.sub(re.escape(START) + r".*?" + re.escape(END), lambda _: new, text, flags=re.DOTALL)
     else:
         text = text.rstrip() + "\n\n## Quickstart results\n\n" + new + "\n"
     readme.write_text(text)
-    shutil.copyfile(run / "report.md", DEST / "report.md")
-    print(f"README.md and {DEST.relative_to(ROOT)} updated from {run}")
+    shutil.copyfile(sweep / "aggregate.md", DEST / "aggregate.md")
+    print(f"README.md and {DEST.relative_to(ROOT)} updated from {sweep}")
 
 
 if __name__ == "__main__":
