@@ -181,6 +181,11 @@ def test_augment_stage_writes_images_and_feeds_the_next_stage(tmp_path: Path) ->
         assert entry["copy_ssim"] == pytest.approx(copy, abs=1e-6)
         assert -1 <= entry["z_diversity_ssim"] <= 1 and entry["z_diversity_l1"] > 0
         assert (folder / f"z-samples-{cls}.png").is_file()
+    report = (folder / "report.md").read_text()
+    entry = conversion["per_query_class"]["B"]
+    assert f"| B | {PER_CLASS * 2} | {entry['copy_ssim']:.3f} |" in report
+    assert f"{entry['conversion_rate']:.1%}" in report and "![z-samples-B.png](z-samples-B.png)" in report
+    assert "## aug (augment)" in (result.run_dir / "report.md").read_text()
 
     assert result.outputs["next"].metrics == {"count": PER_CLASS + made, "labels": [0]}
     assert SEEN["next"].ids[-1] == f"aug/{rows[-1]['output'].split('/')[-1]}"

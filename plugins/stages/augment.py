@@ -21,13 +21,21 @@ from ganaug.context import StageContext
 from ganaug.errors import DataError
 from ganaug.imaging import from_uint8, load_png, save_grid, save_png, to_uint8
 from ganaug.interfaces import ImageSet, SearchResult, StageOutput
-from ganaug.io import write_json
+from ganaug.io import write_json, write_text
 from ganaug.recipe.schema import ComponentRef, component, stage_ref
 from ganaug.selection import ImageSelection
 from ganaug_plugins.evaluators.plots import plot_search_loss
 from ganaug_plugins.evaluators.report import write_rows_csv
 from ganaug_plugins.searchers.resumable import resumable_search
-from ganaug_plugins.stages.conversion import Diversity, Probe, copy_scores, fit_probe, summarise, z_diversity
+from ganaug_plugins.stages.conversion import (
+    Diversity,
+    Probe,
+    copy_scores,
+    fit_probe,
+    report_markdown,
+    summarise,
+    z_diversity,
+)
 from ganaug_plugins.stages.gan_step import derive_seed
 
 IMAGES, TABLE, SUMMARY = "images", "augmented.csv", "summary.json"
@@ -147,6 +155,9 @@ class AugmentStage:
         files.append(write_json(ctx.dir / SUMMARY, summary))
         files += self._figures(ctx, queries, images, result, getattr(searcher, "recorded_steps", None))
         files += self._diversity_figures(ctx, diversity)
+        shown = [f.name for f in files if f.name.startswith(("pairs-", "z-samples-"))]
+        text = report_markdown(ctx.name, opts.label, summary["conversion"], shown)
+        files.append(write_text(ctx.dir / "report.md", text))
         out = ImageSet(
             images,
             torch.full((len(names),), label, dtype=torch.long),

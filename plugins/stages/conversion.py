@@ -142,3 +142,37 @@ class CopyMonitor:
             "copy_ssim": float(copy_scores(self.images, diversity.outputs[0]).mean()),
             "z_diversity_ssim": float(diversity.ssim.mean()),
         }
+
+
+def report_markdown(stage: str, label: str, block: dict[str, Any], figures: list[str]) -> str:
+    """The augment stage's ``report.md``: the diagnostics per query class and the figures."""
+    rows = [
+        f"Outputs labelled **{label}**. Copy SSIM: SSIM(query, output), 1 = a copy. z-diversity: SSIM "
+        "and L1 between outputs for different z (SSIM near 1 = z does not matter). Conversion rate: "
+        f"share of outputs a pixel probe classifier calls {label}.",
+        "",
+        "| query class | images | copy SSIM | z-diversity SSIM | z-diversity L1 | conversion rate |",
+        "|---|---|---|---|---|---|",
+    ]
+
+    def cell(value: Any, percent: bool = False) -> str:
+        if value is None:
+            return "–"
+        return f"{value:.1%}" if percent else f"{value:.3f}"
+
+    for cls, e in block["per_query_class"].items():
+        rows.append(
+            f"| {cls} | {e['images']} | {cell(e['copy_ssim'])} | {cell(e.get('z_diversity_ssim'))} | "
+            f"{cell(e.get('z_diversity_l1'))} | {cell(e.get('conversion_rate'), percent=True)} |"
+        )
+    probe = block.get("probe")
+    rows.append("")
+    if probe:
+        rows.append(
+            f"Probe: logistic regression on pixels, {probe['images']} real images of "
+            f"{', '.join(probe['classes'])}; cross-validated accuracy {cell(probe['accuracy'])}."
+        )
+    else:
+        rows.append("No probe split named (`probe = {split = ...}`): no conversion rate.")
+    rows += ["", *[f"![{name}]({name})" for name in figures]]
+    return f"### Augmentation: {stage}\n\n" + "\n".join(rows) + "\n"
