@@ -218,6 +218,9 @@ def _execute(session: Session) -> RunResult:
         "versions": environment_versions([attrs.asdict(p) for p in host.loaded]),
         "stages": {},
     }
+    if manifest.get("recipe_hash") != digest:  # a --force resume: the run now holds this recipe
+        manifest.setdefault("forced_from", []).append(manifest.get("recipe_hash"))
+        manifest["recipe_hash"] = digest
     manifest["finished"] = None
     run_dir.write_recipe(resolved)
     run_dir.write_manifest(manifest)

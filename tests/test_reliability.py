@@ -82,6 +82,8 @@ def test_resume_with_a_changed_recipe_says_what_changed_and_force_resumes(tmp_pa
     assert result.metrics["r"] == {"copied": pytest.approx(0.1)}
     log = (out / "run.log").read_text()
     assert "resuming with a changed recipe (--force)" in log and "stages.m.steps: 3 -> 5" in log
+    # the run now holds the new recipe: resuming it again with that recipe needs no --force
+    run_recipe(core_recipe("stages.m.steps=5", "run.seed=4"), resume=out, host=CORE)
 
 
 @pytest.mark.slow
