@@ -32,6 +32,13 @@ def writes_enabled() -> bool:
     return _writes["enabled"]
 
 
+def _umask() -> int:
+    """The process's umask (read by setting and restoring it; ganaug writes from one thread)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def _fsync_dir(directory: Path) -> None:
     with contextlib.suppress(OSError):  # not every filesystem lets a directory be opened
         fd = os.open(directory, os.O_RDONLY)
@@ -46,16 +53,22 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success fsync it and rename it into place.
 
     On any error the temporary file is removed and ``path`` keeps its previous content. A full
-    disk is reported as :class:`RunDirError` naming the file.
+    disk, a read-only or unwritable folder, a file-size limit: each is a :class:`RunDirError`
+    naming the file. The file gets the mode a plain ``open()`` would give (0666 less the umask),
+    not mkstemp's private 0600, so colleagues can read results.
     """
     final = Path(path)
     if not _writes["enabled"]:
         with tempfile.TemporaryDirectory(prefix="ganaug-discard-") as scratch:
             yield Path(scratch) / final.name
         return
-    final.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
-    os.close(fd)
+    try:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
+        os.fchmod(fd, 0o666 & ~_umask())
+        os.close(fd)
+    except OSError as exc:
+        raise RunDirError(f"cannot write {final}: {exc.strerror or exc}") from exc
     tmp = Path(tmp_name)
     try:
         yield tmp
@@ -69,7 +82,12 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
             raise RunDirError(
                 f"disk full while writing {final}; the previous version of that file is intact"
             ) from exc
-        raise
+        if exc.errno == errno.EFBIG:
+            raise RunDirError(
+                f"file size limit reached while writing {final} (ulimit -f?); the previous version "
+                "of that file is intact"
+            ) from exc
+        raise RunDirError(f"cannot write {final}: {exc.strerror or exc}") from exc
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import fcntl
 import hashlib
 import json
 import os
@@ -34,16 +35,6 @@ def now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 @attrs.define
 class RunDir:
     """One run's folder. Only one process may hold it at a time (see :meth:`lock`)."""
@@ -54,17 +45,17 @@ class RunDir:
     def new(cls, output_dir: Path, name: str) -> RunDir:
         """A fresh folder ``output_dir/name-YYYYmmdd-HHMMSS`` (suffixed if it exists)."""
         stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-        base = output_dir / f"{name}-{stamp}"
+        base = output_dir.expanduser() / f"{name}-{stamp}"
         path, n = base, 1
         while path.exists():
             n += 1
             path = base.with_name(f"{base.name}-{n}")
-        path.mkdir(parents=True)
+        make_folder(path, exist_ok=False)
         return cls(path)
 
     def stage_dir(self, stage: str) -> Path:
         folder = self.path / stage
-        folder.mkdir(parents=True, exist_ok=True)
+        make_folder(folder)
         return folder
 
     def is_done(self, stage: str) -> bool:
@@ -98,25 +89,58 @@ class RunDir:
 
     @contextlib.contextmanager
     def lock(self) -> Any:
-        """Hold the folder for this process; a live holder refuses us, a dead one is taken over."""
+        """Hold the folder for this process with an exclusive ``flock`` on ``.lock``.
+
+        The kernel releases the lock when its holder dies, so there is no stale lock to judge, and
+        two processes can never both hold it. The file holds the holder's pid, for the message.
+        """
         lock = self.path / LOCK
-        try:
-            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-        except FileExistsError:
-            owner = _read_pid(lock)
-            if owner is not None and owner != os.getpid() and _pid_alive(owner):
-                raise RunDirError(
-                    f"{self.path} is in use by another ganaug process (pid {owner}); "
-                    "wait for it to finish or use another output directory"
-                ) from None
-            lock.unlink(missing_ok=True)  # stale: its owner is gone
-            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(f"{os.getpid()}\n")
+        fd = _locked_fd(lock, self.path)
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
         try:
             yield self
         finally:
-            lock.unlink(missing_ok=True)
+            lock.unlink(missing_ok=True)  # before releasing: a waiter then finds a fresh file
+            os.close(fd)
+
+
+def make_folder(folder: Path, exist_ok: bool = True) -> None:
+    """``mkdir -p``, an OS failure (read-only, a file in the way, no permission) as RunDirError."""
+    try:
+        folder.mkdir(parents=True, exist_ok=exist_ok)
+    except FileExistsError:
+        raise
+    except OSError as exc:
+        raise RunDirError(f"cannot create the folder {folder}: {exc.strerror or exc}") from exc
+
+
+def _locked_fd(lock: Path, folder: Path) -> int:
+    """An open descriptor of ``lock`` holding its exclusive flock; the file it locks is the one
+    at that path (a holder that removed it while we opened it makes us try again)."""
+    for _ in range(100):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_RDWR, 0o666)
+        except OSError as exc:
+            raise RunDirError(f"cannot create the lock file {lock}: {exc.strerror or exc}") from exc
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            owner = _read_pid(lock)
+            holder = f" (pid {owner})" if owner else ""
+            raise RunDirError(
+                f"{folder} is in use by another ganaug process{holder}; "
+                "wait for it to finish or use another output directory"
+            ) from None
+        try:
+            same = os.fstat(fd).st_ino == os.stat(lock).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            return fd
+        os.close(fd)  # the holder removed the file between our open and our lock: again
+    raise RunDirError(f"could not lock {folder}: the lock file keeps changing")
 
 
 def _read_pid(lock: Path) -> int | None:
@@ -203,12 +227,17 @@ def open_run_dir(
             )
         return run_dir, [f"resuming with a changed recipe (--force):\n{what}"]
     if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-        if any(p for p in out.iterdir() if p.name != LOCK):
+        out = out.expanduser()
+        make_folder(out)
+        try:
+            existing = [p for p in out.iterdir() if p.name != LOCK]
+        except OSError as exc:
+            raise RunDirError(f"cannot read the folder {out}: {exc.strerror or exc}") from exc
+        if existing:
             hint = unfinished_hint(RunDir(out), digest)
             raise RunDirError(f"{out} is not empty{hint}; use --resume {out} or another --out")
         return RunDir(out), []
-    output_dir = Path(recipe.run.output_dir)
+    output_dir = Path(recipe.run.output_dir).expanduser()
     notes = []
     for earlier in sorted(output_dir.glob(f"{recipe.run.name}-*"), reverse=True):
         if unfinished_hint(RunDir(earlier), digest):

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
+import time
 import tomllib
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -76,18 +77,61 @@ def test_resume_of_a_folder_without_a_run(tmp_path: Path) -> None:
         run_recipe(recipe(), resume=tmp_path, host=HOST)
 
 
+HOLD = (
+    "import fcntl, os, sys, time\n"
+    "fd = os.open(sys.argv[1], os.O_CREAT | os.O_RDWR)\n"
+    "fcntl.flock(fd, fcntl.LOCK_EX)\n"
+    "os.write(fd, b'%d\\n' % os.getpid())\n"
+    "print('held', flush=True)\n"
+    "time.sleep(30)\n"
+)
+
+
 def test_live_lock_refuses_a_second_run_and_stale_lock_is_taken_over(tmp_path: Path) -> None:
     out = tmp_path / "run"
     run_recipe(recipe(), out=out, host=HOST)
-    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    command = [sys.executable, "-c", HOLD, str(out / ".lock")]
+    holder = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     try:
-        (out / ".lock").write_text(f"{sleeper.pid}\n")
-        with pytest.raises(RunDirError, match=f"pid {sleeper.pid}"):
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        with pytest.raises(RunDirError, match=f"pid {holder.pid}"):
             run_recipe(recipe(), resume=out, host=HOST)
     finally:
-        sleeper.kill()
-        sleeper.wait()
-    (out / ".lock").write_text(f"{sleeper.pid}\n")  # now dead: stale
+        holder.kill()
+        holder.wait()
+    assert (out / ".lock").read_text() == f"{holder.pid}\n"  # left by a dead holder: stale
     run_recipe(recipe(), resume=out, host=HOST)
     assert not (out / ".lock").exists()
-    assert os.getpid() != sleeper.pid
+
+
+def _contend(folder: str, barrier: Any, held: Any, hold_s: float) -> None:
+    from ganaug.rundir import RunDir
+
+    barrier.wait()
+    try:
+        with RunDir(Path(folder)).lock():
+            with held.get_lock():
+                held.value += 1
+            time.sleep(hold_s)
+    except RunDirError:
+        pass
+
+
+@pytest.mark.parametrize("stale", [False, True])
+def test_two_processes_released_together_never_both_hold_the_lock(tmp_path: Path, stale: bool) -> None:
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")
+    for trial in range(15):
+        folder = tmp_path / f"t{trial}"
+        folder.mkdir()
+        if stale:
+            (folder / ".lock").write_text("999999999\n")  # a holder that is long gone
+        barrier, held = ctx.Barrier(2), ctx.Value("i", 0)
+        procs = [ctx.Process(target=_contend, args=(str(folder), barrier, held, 0.3)) for _ in range(2)]
+        for proc in procs:
+            proc.start()
+        for proc in procs:
+            proc.join(60)
+        assert all(proc.exitcode == 0 for proc in procs)
+        assert held.value == 1, f"trial {trial}: {held.value} processes held the lock at once"

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import errno
+import os
+import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -63,3 +67,37 @@ def test_grid_layout(tmp_path: Path) -> None:
     assert tiled[0, 1, 1] == 1 and tiled[0, 0, 0] == -1
     assert tiled[0, 6:10, 11:15].eq(-1).all()  # sixth cell is empty
     assert save_grid(images, tmp_path / "g.png").exists()
+
+
+@pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
+def test_written_files_follow_the_umask(tmp_path: Path, umask: int, mode: int) -> None:
+    old = os.umask(umask)
+    try:
+        path = io.write_json(tmp_path / "metrics.json", {"a": 1})
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == mode
+
+
+def test_a_file_size_limit_is_a_clear_error(tmp_path: Path) -> None:
+    code = (
+        "import resource, sys\n"
+        "resource.setrlimit(resource.RLIMIT_FSIZE, (1000, 1000))\n"
+        "from ganaug import io\nfrom ganaug.errors import RunDirError\n"
+        "try:\n    io.write_bytes(sys.argv[1], b'x' * 5000)\n"
+        "except RunDirError as e:\n    print('error:', e)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "big.bin")], capture_output=True, text=True
+    )
+    assert "error: file size limit reached while writing" in out.stdout, out.stderr
+    assert not list(tmp_path.iterdir())
+
+
+def test_an_unwritable_folder_is_a_clear_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with pytest.raises(RunDirError, match=r"cannot write .*file/x\.json"):
+        io.write_json(blocker / "x.json", {})
+    with pytest.raises(RunDirError, match=r"cannot write /proc/ganaug-x"):
+        io.write_text("/proc/ganaug-x", "")

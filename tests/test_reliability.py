@@ -259,3 +259,28 @@ def test_python_warnings_are_restored_after_the_run(tmp_path: Path) -> None:
     assert not logging.getLogger("ganaug").handlers or all(
         not isinstance(h, logging.FileHandler) for h in logging.getLogger("ganaug").handlers
     )
+
+
+# --- the run folder cannot be made or written ---------------------------------------------------
+
+
+def test_run_folder_os_errors_are_clear_errors(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    with pytest.raises(RunDirError, match=r"cannot create the folder .*a-file"):
+        run_recipe(core_recipe(f"run.output_dir='{blocker}'"), host=CORE)
+    with pytest.raises(RunDirError, match=r"cannot create the folder /proc/ganaug-x"):
+        run_recipe(core_recipe(), out=Path("/proc/ganaug-x"), host=CORE)
+
+
+def test_output_dir_with_a_tilde_goes_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    result = run_recipe(core_recipe("run.output_dir='~/runs'"), host=CORE)
+    assert result.run_dir.parent == tmp_path / "home" / "runs" and not (tmp_path / "~").exists()
+
+
+def test_cli_reports_an_unusable_out_without_a_traceback(tiny: Path) -> None:
+    result = run_cli("run", tiny, "--out", "/proc/ganaug-x", "--quiet")
+    assert result.returncode == 5
+    assert "cannot create the folder /proc/ganaug-x" in result.stderr and "Traceback" not in result.stderr
