@@ -21,6 +21,7 @@ from ganaug import distributed, io
 from ganaug.context import DataContext, StageContext
 from ganaug.device import resolve_device, seed_everything
 from ganaug.errors import GanaugError, RunDirError, RunInterrupted
+from ganaug.fingerprint import check_and_record
 from ganaug.interfaces import DataBundle, StageOutput
 from ganaug.plugins import PluginHost, make_plugin_host
 from ganaug.progress import Progress
@@ -136,6 +137,7 @@ def run_recipe(
                 resume,
                 world,
                 tags or {},
+                force,
             )
             return _execute(session)
     except KeyboardInterrupt:
@@ -201,6 +203,7 @@ class Session:
     resume: Path | None
     world: distributed.World
     tags: dict[str, Any]
+    force: bool = False
 
 
 def _execute(session: Session) -> RunResult:
@@ -252,7 +255,7 @@ def _stages(
     """Run (or, on resume, restore) each stage in order, filling ``outputs``."""
     recipe, run_dir, device, progress = session.recipe, session.run_dir, session.device, session.progress
     host, log, resume, world = session.host, session.log, session.resume, session.world
-    data = _load_data(recipe, host, run_dir, log, progress)
+    data = _load_data(recipe, host, run_dir, log, progress, resume is not None, session.force)
     for spec in recipe.stages:
         component = host.registry.get("stages", spec.kind)
         stage = component.build(spec.options)
@@ -292,7 +295,13 @@ def _stage_offset(name: str) -> int:
 
 
 def _load_data(
-    recipe: Recipe, host: PluginHost, run_dir: RunDir, log: logging.Logger, progress: Progress
+    recipe: Recipe,
+    host: PluginHost,
+    run_dir: RunDir,
+    log: logging.Logger,
+    progress: Progress,
+    resume: bool = False,
+    force: bool = False,
 ) -> DataBundle:
     source = host.registry.get("data_sources", recipe.data.name).build(recipe.data.options)
     ctx = DataContext(
@@ -303,6 +312,8 @@ def _load_data(
         progress=progress,
     )
     bundle: DataBundle = source.load(ctx)
+    for note in check_and_record(ctx.report_dir, bundle, resume, force):
+        log.warning("%s", note)
     sizes = ", ".join(f"{name} {len(images)}" for name, images in bundle.splits.items())
     log.info("data %s: classes %s; splits: %s", recipe.data.name, ", ".join(bundle.classes), sizes)
     return bundle

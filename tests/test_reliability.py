@@ -4,11 +4,13 @@ the command line, and a run log that keeps every message the console showed."""
 from __future__ import annotations
 
 import io
+import json
 import logging
 import re
 import signal
 import warnings
 from pathlib import Path
+from typing import Any
 
 import attrs
 import pytest
@@ -284,3 +286,38 @@ def test_cli_reports_an_unusable_out_without_a_traceback(tiny: Path) -> None:
     result = run_cli("run", tiny, "--out", "/proc/ganaug-x", "--quiet")
     assert result.returncode == 5
     assert "cannot create the folder /proc/ganaug-x" in result.stderr and "Traceback" not in result.stderr
+
+
+# --- the data changed between a kill and the resume -------------------------------------------
+
+
+def test_resume_refuses_changed_data_and_force_resumes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.core_plugin import Numbers
+
+    out = tmp_path / "run"
+    run_recipe(core_recipe(), out=out, host=CORE)
+    stored = json.loads((out / "data" / "fingerprint.json").read_text())
+    assert set(stored) == {"train", "test"} and "img0" in stored["train"]
+    (out / "r" / "done.json").unlink()  # as if killed during stage r
+    original = Numbers.load
+
+    def changed(self: Numbers, ctx: object) -> Any:
+        bundle = original(self, ctx)
+        bundle.splits["train"].images[0] += 0.5  # one file of the training split was replaced
+        return bundle
+
+    monkeypatch.setattr(Numbers, "load", changed)
+    with pytest.raises(RunDirError, match="the data changed") as refused:
+        run_recipe(core_recipe(), resume=out, host=CORE)
+    assert "train: img0 changed" in str(refused.value) and "--force" in str(refused.value)
+    assert not (out / "r" / "done.json").exists()  # nothing ran
+    run_recipe(core_recipe(), resume=out, host=CORE, force=True)
+    log = (out / "run.log").read_text()
+    assert "resuming with changed data (--force)" in log and (out / "r" / "done.json").exists()
+    # the fingerprint now holds the data the run finished with
+    assert (
+        json.loads((out / "data" / "fingerprint.json").read_text())["train"]["img0"]
+        != stored["train"]["img0"]
+    )
