@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import shlex
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -142,9 +143,10 @@ def run_recipe(
             return _execute(session)
     except KeyboardInterrupt:
         source = recipe.source if recipe.source and not recipe.source.startswith("<") else "RECIPE"
+        sets = "".join(f" --set {shlex.quote(item)}" for item in recipe.overrides)
         message = (
             f"interrupted; finished stages and the last checkpoint are kept in {run_dir.path}. "
-            f"Resume with: ganaug run {source} --resume {run_dir.path}"
+            f"Resume with: ganaug run {shlex.quote(source)} --resume {shlex.quote(str(run_dir.path))}{sets}"
         )
         log.warning("%s", message)
         raise RunInterrupted(message) from None

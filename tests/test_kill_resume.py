@@ -9,6 +9,7 @@ augment, train on real + augmented, evaluate), kills it by fault injection
 from __future__ import annotations
 
 import json
+import shlex
 import signal
 from pathlib import Path
 
@@ -135,7 +136,9 @@ def test_kill_from_outside_mid_epoch_then_twice_more(recipe: Path, reference: Pa
 
 def test_sigint_exits_130_with_the_resume_command(recipe: Path, reference: Path, tmp_path: Path) -> None:
     out = tmp_path / "run"
-    proc = start_cli("run", recipe, "--out", out, "--quiet", kill="slow:0.05")
+    # two --set values that leave the recipe as it is: the printed command must carry them
+    sets = ("--set", "run.name=tiny", "--set", "stages.base.samples=4")
+    proc = start_cli("run", recipe, "--out", out, "--quiet", *sets, kill="slow:0.05")
     wait_for(out / "base" / "checkpoints" / "latest.json", proc)
     code, err = signal_and_wait(proc, signal.SIGINT)
     assert code == 130, err
@@ -143,6 +146,9 @@ def test_sigint_exits_130_with_the_resume_command(recipe: Path, reference: Path,
     assert "interrupted" in (out / "run.log").read_text()
     assert not (out / ".lock").exists()
     assert not temp_files(out)
-    resumed = run_cli("run", recipe, "--resume", out, "--quiet")
+    printed = " ".join(err.split()).split("Resume with: ganaug ", 1)[1]
+    command = shlex.split(printed)
+    assert command[-4:] == list(sets)
+    resumed = run_cli(*command, "--quiet")
     assert resumed.returncode == 0, resumed.stderr
     assert_same_as_reference(out, reference)

@@ -8,6 +8,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import attrs
+
 from ganaug.errors import Problem, RecipeError
 from ganaug.recipe.convert import describe, join, make_converter, structure
 from ganaug.recipe.resolve import Scope, parse_ref, resolve_component, resolve_fields, resolve_stage
@@ -38,6 +40,7 @@ def parse_recipe(
     except tomllib.TOMLDecodeError as exc:
         raise RecipeError([Problem("", f"not valid TOML: {exc}")], source) from None
     problems: list[Problem] = []
+    overrides = tuple(overrides)
     raw = apply_overrides(raw, overrides, problems)
     if registry is None:
         from ganaug.plugins import make_plugin_host
@@ -46,7 +49,7 @@ def parse_recipe(
     recipe = _resolve(raw, registry, problems, source)
     if problems:
         raise RecipeError(problems, source)
-    return recipe
+    return attrs.evolve(recipe, overrides=tuple(overrides))
 
 
 def _resolve(raw: dict[str, Any], registry: Registry, problems: list[Problem], source: str) -> Recipe:

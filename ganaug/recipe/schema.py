@@ -66,6 +66,7 @@ class Recipe:
     data: ComponentRef
     stages: tuple[StageSpec, ...]
     source: str = ""
+    overrides: tuple[str, ...] = ()  # the --set values it was loaded with (for the resume command)
 
     def stage(self, name: str) -> StageSpec:
         for spec in self.stages:
