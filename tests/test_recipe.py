@@ -84,6 +84,8 @@ def test_not_toml() -> None:
         ({"stages__0__data": {"limit": 0}}, "stages[0].data.limit", "must be >= 1"),
         ({"stages__1__source": "nothing"}, "stages[1].source", "no earlier stage named 'nothing'"),
         ({"data__classes": "ab"}, "data.classes", "array"),
+        ({"run__seed": 2**64 - 1}, "run.seed", "must be < 9223372036854775808"),
+        ({"run__seed": -1}, "run.seed", "must be >= 0"),
     ],
 )
 def test_each_error_is_located(changes: dict[str, object], path: str, fragment: str) -> None:
@@ -114,6 +116,24 @@ def test_stage_not_a_table() -> None:
 def test_every_problem_is_reported_at_once() -> None:
     found = problems(edit(run__seed="x", data__per_class=-1, stages__0__steps=0, stages__1__source="zzz"))
     assert {"run.seed", "data.per_class", "stages[0].steps", "stages[1].source"} <= set(found)
+
+
+def test_an_unknown_option_does_not_hide_a_bad_value_beside_it() -> None:
+    found = problems(edit(stages__0__steps=0, stages__0__epochz=3))
+    assert found["stages[0].epochz"] == "unknown option" and "must be >= 1" in found["stages[0].steps"]
+    found = problems(edit(stages__0__steps="x", stages__0__epochz=3))
+    assert "expected an integer" in found["stages[0].steps"] and "stages[0].epochz" in found
+
+
+def test_a_table_option_given_a_string_is_a_located_problem() -> None:
+    from ganaug_plugins.data.plugin import register_data_sources  # noqa: F401  (the real mnist-5k)
+
+    registry = make_plugin_host(entry_points=False).registry
+    text = '[data]\nsource = "mnist-5k"\nsplit = "abc"\n[[stages]]\nkind = "train"\nname = "t"\n'
+    with pytest.raises(RecipeError) as info:
+        parse_recipe(text, registry=registry)
+    found = {p.path: p.message for p in info.value.problems}
+    assert found["data.split"] == "expected a table, got string 'abc'"
 
 
 def test_overrides_by_stage_name_and_index() -> None:

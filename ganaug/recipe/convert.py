@@ -82,12 +82,22 @@ def _validated_attrs_hook(converter: cattrs.Converter) -> Any:
             cls, converter, _cattrs_forbid_extra_keys=True, _cattrs_detailed_validation=True
         )
 
+        known = {field.alias or field.name for field in attrs.fields(cls)}
+
         def structure(value: Any, _: type) -> Any:
             if not isinstance(value, dict):
                 raise TypeError(f"expected a table, got {describe(value)}")
-            with attrs.validators.disabled():
-                instance = base(value, cls)
             errors: list[Exception] = []
+            extra = {key for key in value if key not in known}
+            if extra:  # reported with the other problems, not instead of them
+                errors.append(ForbiddenExtraKeysError("", cls, extra))
+                value = {key: item for key, item in value.items() if key in known}
+            try:
+                with attrs.validators.disabled():
+                    instance = base(value, cls)
+            except ClassValidationError as exc:
+                every = [*errors, *exc.exceptions]
+                raise ClassValidationError(f"While structuring {cls.__name__}", every, cls) from None
             for field in attrs.fields(cls):
                 if field.validator is None:
                     continue
@@ -160,6 +170,29 @@ def _fixed_tuple(converter: cattrs.Converter, types: tuple[Any, ...]) -> Any:
     return structure
 
 
+def _strict_mapping(converter: cattrs.Converter) -> Any:
+    """Dicts only from TOML tables: ``split = "abc"`` is a located problem, not an AttributeError."""
+
+    def factory(tp: Any) -> Any:
+        args = typing.get_args(tp)
+        key_type, value_type = args if len(args) == 2 else (Any, Any)
+
+        def structure(value: Any, _: type) -> Any:
+            if not isinstance(value, dict):
+                raise TypeError(f"expected a table, got {describe(value)}")
+            return {
+                converter.structure(k, key_type): converter.structure(v, value_type) for k, v in value.items()
+            }
+
+        return structure
+
+    return factory
+
+
+def _is_mapping_type(tp: Any) -> bool:
+    return typing.get_origin(tp) is dict or tp is dict
+
+
 def _is_sequence_type(tp: Any) -> bool:
     return typing.get_origin(tp) in (list, tuple) or tp in (list, tuple)
 
@@ -180,6 +213,7 @@ def make_converter() -> cattrs.Converter:
     converter.register_structure_hook(ComponentRef, _component_ref)
     converter.register_unstructure_hook(ComponentRef, lambda ref: _unstructure_ref(converter, ref))
     converter.register_structure_hook_factory(attrs.has, _validated_attrs_hook(converter))
+    converter.register_structure_hook_factory(_is_mapping_type, _strict_mapping(converter))
     return converter
 
 

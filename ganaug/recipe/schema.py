@@ -41,7 +41,7 @@ class RunSection:
     (e.g. ``["tensorboard"]``) receive losses, samples and metrics while the run goes on."""
 
     name: str = attrs.field(default="run", validator=_name)
-    seed: int = 0
+    seed: int = attrs.field(default=0, validator=[attrs.validators.ge(0), attrs.validators.lt(2**63)])
     device: str = attrs.field(default="auto", validator=_device)
     output_dir: str = "runs"
     deterministic: bool = True
