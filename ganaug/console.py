@@ -20,6 +20,7 @@ def console_session(console: Console, quiet: bool) -> Iterator[Progress]:
         return
     handler = RichHandler(console=console, show_path=False, markup=False, rich_tracebacks=False)
     handler.setLevel(logging.INFO)
+    handler.addFilter(lambda record: getattr(record, "console", True))  # not what the CLI prints itself
     log = logging.getLogger("ganaug")
     log.addHandler(handler)
     try:

@@ -41,6 +41,8 @@ from ganaug.rundir import (
 from ganaug.tracking import Trackers, numeric_leaves
 
 LOGGER = "ganaug"
+#: ``extra`` for a log record that goes to run.log but not to the console (the CLI prints it).
+LOG_ONLY = {"console": False}
 
 
 @attrs.define
@@ -148,10 +150,10 @@ def run_recipe(
             f"interrupted; finished stages and the last checkpoint are kept in {run_dir.path}. "
             f"Resume with: ganaug run {shlex.quote(source)} --resume {shlex.quote(str(run_dir.path))}{sets}"
         )
-        log.warning("%s", message)
+        log.warning("%s", message, extra=LOG_ONLY)
         raise RunInterrupted(message) from None
     except GanaugError as exc:
-        log.error("%s", exc)
+        log.error("%s", exc, extra=LOG_ONLY)  # the CLI prints the error itself
         raise
     except Exception:
         log.exception("the run failed with an unexpected error (a bug; please report it)")
@@ -226,7 +228,6 @@ def _execute(session: Session) -> RunResult:
     if manifest.get("recipe_hash") != digest:  # a --force resume: the run now holds this recipe
         manifest.setdefault("forced_from", []).append(manifest.get("recipe_hash"))
         manifest["recipe_hash"] = digest
-    manifest["finished"] = None
     run_dir.write_recipe(resolved)
     run_dir.write_manifest(manifest)
     log.info("run %s in %s on %s (seed %d)", recipe.run.name, run_dir.path, device, recipe.run.seed)
@@ -281,6 +282,7 @@ def _stages(
             outputs[spec.name] = stage.restore(ctx)
             continue
         log.info("stage %s (%s) started", spec.name, spec.kind)
+        manifest["finished"] = None  # only now: a resume that fails before this keeps a finished run finished
         manifest["stages"][spec.name] = {"kind": spec.kind, "started": now()}
         run_dir.write_manifest(manifest)
         outputs[spec.name] = stage.run(ctx)

@@ -151,6 +151,9 @@ def test_divergence_exits_with_its_code_naming_epoch_step_and_checkpoint(tiny: P
     err = " ".join(diverged.stderr.split())
     assert "diverged" in err and "epoch 2, step 6" in err and "step-00000004.json" in err
     assert "diverged" in (out / "run.log").read_text()
+    # without --quiet the log is shown too, and the error still appears once
+    loud = run_cli("run", tiny, "--out", tmp_path / "loud", kill="nan:6")
+    assert loud.returncode == 4 and " ".join(loud.stderr.split()).count("diverged: d_loss") == 1, loud.stderr
 
 
 # --- the run log keeps what the console showed -----------------------------------------------------
@@ -321,3 +324,29 @@ def test_resume_refuses_changed_data_and_force_resumes(
         json.loads((out / "data" / "fingerprint.json").read_text())["train"]["img0"]
         != stored["train"]["img0"]
     )
+
+
+def test_a_refused_resume_leaves_a_finished_run_finished(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.core_plugin import Numbers
+
+    out = tmp_path / "run"
+    run_recipe(core_recipe(), out=out, host=CORE)
+    finished = json.loads((out / "manifest.json").read_text())["finished"]
+    original = Numbers.load
+
+    def changed(self: Numbers, ctx: object) -> Any:
+        bundle = original(self, ctx)
+        bundle.splits["test"].images[1] -= 0.5
+        return bundle
+
+    monkeypatch.setattr(Numbers, "load", changed)
+    with pytest.raises(RunDirError, match="the data changed"):
+        run_recipe(core_recipe(), resume=out, host=CORE)
+    assert json.loads((out / "manifest.json").read_text())["finished"] == finished
+
+
+def test_a_device_file_is_not_read_as_a_recipe() -> None:
+    result = run_cli("validate", "/dev/zero")
+    assert result.returncode == 2 and "/dev/zero is not a regular file" in result.stderr

@@ -17,6 +17,8 @@ from ganaug.recipe.schema import NAME_PATTERN, Recipe, RunSection, StageSpec
 from ganaug.registry import Registry
 
 TOP_LEVEL = ("run", "data", "stages")
+#: A recipe is a few kilobytes; a larger file is not one (and /dev/zero must not be read forever).
+MAX_RECIPE_BYTES = 1 << 20
 
 
 def load_recipe(
@@ -25,7 +27,14 @@ def load_recipe(
     """Read, override and resolve a recipe file; raise :class:`RecipeError` listing every problem."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        if not path.is_file():
+            what = "does not exist" if not path.exists() else "is not a regular file"
+            raise RecipeError([Problem("", f"cannot read recipe: {path} {what}")], str(path))
+        with path.open("rb") as handle:
+            data = handle.read(MAX_RECIPE_BYTES + 1)
+        if len(data) > MAX_RECIPE_BYTES:
+            raise RecipeError([Problem("", f"not a recipe: larger than {MAX_RECIPE_BYTES} bytes")], str(path))
+        text = data.decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise RecipeError([Problem("", f"cannot read recipe: {exc}")], str(path)) from None
     return parse_recipe(text, source=str(path), overrides=overrides, registry=registry)
