@@ -443,3 +443,40 @@ def test_a_broken_link_is_an_unreadable_file(tmp_path: Path) -> None:
         load(tmp_path, root=root, split={"t": {"A": "rest"}})
     bundle = load(tmp_path, root=root, split={"t": {"A": "rest"}}, on_error="skip")
     assert len(bundle.splits["t"]) == 2 and bundle.skipped[0][0] == "s/A/gone.png"
+
+
+def _refuse(monkeypatch: pytest.MonkeyPatch, folder: Path) -> None:
+    """Make ``folder`` unreadable to os.walk, as chmod 000 does for an ordinary user (we run as root)."""
+    real = os.scandir
+
+    def scandir(path: Any = ".") -> Any:
+        if Path(path) == folder:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+
+
+def test_an_unreadable_folder_stops_the_load_or_is_left_out_with_a_warning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    root = tree(tmp_path / "data", {"train": {"NORMAL": 3, "PNEUMONIA": 3}, "test": {"NORMAL": 2}})
+    _refuse(monkeypatch, root / "train" / "NORMAL")
+    with pytest.raises(DataError, match=r"cannot read 1 folder\(s\).*train/NORMAL \(Permission denied\)"):
+        load(tmp_path, root=root, split={"all": {"*": "rest"}})
+    with caplog.at_level(logging.WARNING):
+        bundle = load(tmp_path, root=root, split={"all": {"*": "rest"}}, on_error="skip")
+    assert "left out 1 unreadable folder(s)" in caplog.text
+    assert sorted(bundle.splits["all"].ids)[0] == "test/NORMAL/NORMAL_test_0.png"
+    assert len(bundle.splits["all"]) == 5
+
+
+def test_a_linked_class_folder_keeps_the_class_of_what_it_links_to(tmp_path: Path) -> None:
+    root = tree(tmp_path / "data", {"train": {"NORMAL": 3}, "val": {"PNEUMONIA": 2}})
+    (root / "extra").mkdir()
+    (root / "extra" / "PNEU_alias").symlink_to(root / "val" / "PNEUMONIA", target_is_directory=True)
+    bundle = load(tmp_path, root=root, split={"all": {"*": "rest"}})
+    assert bundle.classes == ("NORMAL", "PNEUMONIA")
+    assert len(bundle.splits["all"]) == 5  # the linked folder's images counted once
+    named = load(tmp_path, root=root, classes=["PNEUMONIA"], split={"all": {"*": "rest"}})
+    assert len(named.splits["all"]) == 2

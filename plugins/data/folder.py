@@ -91,7 +91,7 @@ class FolderSource:
     def load(self, ctx: DataContext) -> DataBundle:
         opts = self.options
         root = opts.root.expanduser()
-        scan = scan_folder(root, opts.layout, opts.classes, opts.extensions, ctx.log)
+        scan = scan_folder(root, opts.layout, opts.classes, opts.extensions, ctx.log, opts.on_error)
         prep = opts.preprocess
         payload = {
             "files": [[f.rel, f.size, f.mtime_ns] for f in scan.files],

@@ -55,21 +55,29 @@ def _hidden(name: str) -> bool:
 class _Walk:
     images: list[tuple[tuple[str, ...], Path]] = attrs.Factory(list)
     empty: list[Path] = attrs.Factory(list)
+    unreadable: list[tuple[str, str]] = attrs.Factory(list)  # (folder, reason)
 
 
 def _walk(root: Path, extensions: Sequence[str]) -> _Walk:
     endings = tuple(e.lower() for e in extensions)
     found = _Walk()
     seen: set[str] = set()
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+
+    def unreadable(error: OSError) -> None:
+        found.unreadable.append((str(error.filename), error.strerror or str(error)))
+
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True, onerror=unreadable):
         real = os.path.realpath(dirpath)
-        if real in seen:  # a symlink loop: visit each real folder once
+        if real in seen:  # a symlink loop, or a linked folder seen under its own name: once only
             dirnames[:] = []
             continue
         seen.add(real)
         dirnames[:] = sorted(d for d in dirnames if not _hidden(d))
         here = Path(dirpath)
         parts = here.relative_to(root).parts
+        if parts and os.path.islink(dirpath):
+            # a linked class folder (alias -> ../val/PNEUMONIA) is named by what it links to
+            parts = (*parts[:-1], Path(real).name)
         images = sorted(f for f in filenames if not _hidden(f) and f.lower().endswith(endings))
         found.images += [((*parts, name), here / name) for name in images]
         if not images and not dirnames and parts:
@@ -78,14 +86,32 @@ def _walk(root: Path, extensions: Sequence[str]) -> _Walk:
 
 
 def scan_folder(
-    root: Path, layout: Layout, classes: Sequence[str] | None, extensions: Sequence[str], log: logging.Logger
+    root: Path,
+    layout: Layout,
+    classes: Sequence[str] | None,
+    extensions: Sequence[str],
+    log: logging.Logger,
+    on_error: str = "error",
 ) -> FolderScan:
-    """List the image files under ``root`` for ``classes`` (None: every class folder found)."""
+    """List the image files under ``root`` for ``classes`` (None: every class folder found).
+
+    A folder that cannot be read stops the scan (``on_error = "error"``) or is left out with a
+    warning (``"skip"``): never silently, since its images would be missing from the splits.
+    """
     if not root.exists():
         raise DataError(f"data root {root} does not exist")
     if not root.is_dir():
         raise DataError(f"data root {root} is not a folder")
     walk = _walk(root, extensions)
+    if walk.unreadable:
+        listed = "; ".join(f"{folder} ({reason})" for folder, reason in walk.unreadable[:5])
+        more = f" and {len(walk.unreadable) - 5} more" if len(walk.unreadable) > 5 else ""
+        if on_error == "error":
+            raise DataError(
+                f"cannot read {len(walk.unreadable)} folder(s) under {root}: {listed}{more}; fix the "
+                "permissions, or set on_error = 'skip' to leave them out"
+            )
+        log.warning("left out %d unreadable folder(s): %s%s", len(walk.unreadable), listed, more)
     depth = 2 if layout == "pooled" else 3
     loose = [parts for parts, _ in walk.images if len(parts) < depth]
     if loose:
