@@ -18,7 +18,7 @@ import attrs
 import torch
 
 from ganaug.context import StageContext
-from ganaug.errors import DataError
+from ganaug.errors import CheckpointError, DataError
 from ganaug.imaging import from_uint8, load_png, save_grid, save_png, to_uint8
 from ganaug.interfaces import ImageSet, SearchResult, StageOutput
 from ganaug.io import write_json, write_text
@@ -82,6 +82,16 @@ class AugmentOptions:
     probe: ImageSelection | None = None
     diversity_z: int = attrs.field(default=8, validator=_diversity_z)
     diversity_queries: int = attrs.field(default=64, validator=attrs.validators.ge(1))
+
+
+def _read_output(path: Path, channels: int) -> torch.Tensor:
+    """An augmented PNG read back on resume; a damaged one is named, not a traceback."""
+    try:
+        return load_png(path, channels)
+    except (OSError, ValueError, SyntaxError) as exc:
+        raise CheckpointError(
+            f"{path} is unreadable ({exc}); remove the stage's done.json to augment again"
+        ) from None
 
 
 def output_names(ids: list[str], copies: int) -> list[str]:
@@ -287,7 +297,7 @@ class AugmentStage:
             rows = list(csv.DictReader(handle))
         channels = ctx.data.spec.channels
         shape = (0, *ctx.data.spec.shape)
-        tensors = [load_png(ctx.dir / row["output"], channels) for row in rows]
+        tensors = [_read_output(ctx.dir / row["output"], channels) for row in rows]
         label = ctx.data.classes.index(self.options.label)
         images = ImageSet(
             torch.stack(tensors) if tensors else torch.zeros(shape),

@@ -176,8 +176,51 @@ def restore_checkpoint(
                 state.setdefault(int(index), {}).update(values)
             groups = [_group(g) for g in meta["param_groups"][name]]
             optimizer.load_state_dict({"state": state, "param_groups": groups})
-    except (RuntimeError, KeyError, ValueError, TypeError) as exc:
+    except (RuntimeError, KeyError, ValueError, TypeError, AttributeError) as exc:
         raise CheckpointError(
             f"checkpoint {checkpoint.path} does not fit the networks of this recipe: {exc}"
         ) from None
-    torch.set_rng_state(tensors["rng/torch"])
+    _check_groups(checkpoint.path, optimizers)
+    rng = tensors.get("rng/torch")
+    if rng is None or rng.dtype != torch.uint8 or rng.dim() != 1:
+        raise CheckpointError(f"checkpoint {checkpoint.path} has no valid random state ('rng/torch')")
+    try:
+        torch.set_rng_state(rng)
+    except RuntimeError as exc:
+        raise CheckpointError(f"checkpoint {checkpoint.path}: invalid random state: {exc}") from None
+
+
+NUMERIC_GROUP_KEYS = ("lr", "eps", "weight_decay", "momentum", "dampening")
+
+
+def _check_groups(path: Path, optimizers: dict[str, Optimizer]) -> None:
+    """Hyperparameters restored from JSON must be numbers (``lr = "fast"`` fails only later, in a step)."""
+    for name, optimizer in optimizers.items():
+        for group in optimizer.param_groups:
+            for key in NUMERIC_GROUP_KEYS:
+                if key in group and not _number(group[key]):
+                    raise CheckpointError(f"checkpoint {path}: {name} {key} is not a number: {group[key]!r}")
+            betas = group.get("betas", (0.0, 0.0))
+            if not (isinstance(betas, tuple) and len(betas) == 2 and all(_number(b) for b in betas)):
+                raise CheckpointError(f"checkpoint {path}: {name} betas are not two numbers: {betas!r}")
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+POSITION_KEYS = {"epoch": int, "batch": int, "step": int, "images": int, "seconds": float}
+
+
+def checked_position(path: Path, meta: dict[str, Any]) -> dict[str, Any]:
+    """The training position a checkpoint records, every field present and a number."""
+    position = meta.get("position")
+    if not isinstance(position, dict):
+        raise CheckpointError(f"checkpoint {path} records no training position")
+    out: dict[str, Any] = {}
+    for key, kind in POSITION_KEYS.items():
+        value = position.get(key)
+        if not _number(value) or (kind is int and not isinstance(value, int)) or value < 0:
+            raise CheckpointError(f"checkpoint {path}: position {key!r} is not a valid number: {value!r}")
+        out[key] = kind(value)
+    return out

@@ -28,6 +28,7 @@ from ganaug.interfaces import ImageSet, StageOutput
 from ganaug.recipe.schema import ComponentRef, component
 from ganaug.selection import ImageSelection
 from ganaug_plugins.stages.checkpoint import (
+    checked_position,
     latest_checkpoint,
     load_checkpoint,
     restore_checkpoint,
@@ -244,7 +245,12 @@ class _Training:
                 "order depend on it"
             )
         restore_checkpoint(checkpoint, self.nets.modules, self.nets.optimizers)
-        self.state = dict(checkpoint.meta["position"])
+        self.state = checked_position(self.last, checkpoint.meta)
+        if not all_finite(self.nets.generator, self.nets.discriminator):
+            raise CheckpointError(
+                f"stage {self.ctx.name!r}: checkpoint {self.last} holds NaN/inf weights; remove it "
+                "(and latest.json) to fall back to an earlier one, or start the stage again"
+            )
         self.log = LossLog.read_csv(self.ctx.dir / "losses.csv", self.state["step"])
         self.ctx.log.info(
             "resuming from %s (epoch %d, batch %d)", self.last, self.state["epoch"] + 1, self.state["batch"]

@@ -189,14 +189,26 @@ def trained_model(
     )
 
 
+def _image_spec(info: dict[str, Any], folder: Path) -> ImageSpec:
+    image = info.get("image") if isinstance(info, dict) else None
+    if not isinstance(image, dict) or not all(isinstance(image.get(k), int) for k in ("channels", "size")):
+        raise CheckpointError(f"{folder / TRAINING} has no valid 'image' entry (channels, size): {image!r}")
+    return ImageSpec(channels=image["channels"], size=image["size"])
+
+
 def restore_model(ctx: StageContext, options: Any) -> tuple[TrainedModel, dict[str, Any]]:
     """Rebuild the :class:`TrainedModel` (and ``training.json``) from a finished stage's files."""
     info = read_training(ctx.dir)
-    generator, discriminator = build_networks(ctx, options, ImageSpec(**info["image"]), 0)
+    spec = _image_spec(info, ctx.dir)
+    if "checkpoint" not in info or "metrics" not in info:
+        raise CheckpointError(f"{ctx.dir / TRAINING} lacks 'checkpoint' or 'metrics'")
+    generator, discriminator = build_networks(ctx, options, spec, 0)
     try:
         generator.load_state_dict(_load(ctx.dir / "generator.safetensors"))
         discriminator.load_state_dict(_load(ctx.dir / "discriminator.safetensors"))
     except RuntimeError as exc:
         raise CheckpointError(f"{ctx.dir}: saved weights do not fit this recipe's networks: {exc}") from None
-    mean = _load(ctx.dir / "train_mean.safetensors")["train_mean"]
-    return trained_model(ctx, info, generator, discriminator, mean), info
+    means = _load(ctx.dir / "train_mean.safetensors")
+    if "train_mean" not in means:
+        raise CheckpointError(f"{ctx.dir / 'train_mean.safetensors'} holds no 'train_mean' tensor")
+    return trained_model(ctx, info, generator, discriminator, means["train_mean"]), info

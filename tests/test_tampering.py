@@ -1,0 +1,120 @@
+"""Tampered run files whose digests still match are CheckpointErrors (exit code 6), never tracebacks."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import safetensors.torch
+import torch
+
+from ganaug.engine import run_recipe
+from ganaug.errors import CheckpointError
+from ganaug.plugins import make_plugin_host
+from ganaug.recipe.load import parse_recipe
+from ganaug_plugins.stages.checkpoint import latest_checkpoint
+from tests.killhooks.runner import TINY
+
+HOST = make_plugin_host(entry_points=False)
+RECIPE = parse_recipe(TINY, registry=HOST.registry)
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("tamper") / "run"
+    run_recipe(RECIPE, out=out, host=HOST)
+    return out
+
+
+def _copy(finished: Path, tmp_path: Path, redo: tuple[str, ...]) -> Path:
+    run = tmp_path / "run"
+    shutil.copytree(finished, run)
+    for stage in redo:  # as if killed before these stages finished
+        (run / stage / "done.json").unlink()
+    json_path = run / "manifest.json"
+    json_path.write_text(json.dumps({**json.loads(json_path.read_text()), "finished": None}))
+    return run
+
+
+def _edit_checkpoint(run: Path, meta: Callable[[dict], None] = lambda m: None, tensors=None) -> None:
+    path = latest_checkpoint(run / "base" / "checkpoints")
+    assert path is not None
+    data = json.loads(path.read_text())
+    meta(data)
+    if tensors is not None:
+        blob_path = path.parent / data["tensors"]
+        changed = tensors(safetensors.torch.load(blob_path.read_bytes()))
+        blob = safetensors.torch.save(changed)
+        blob_path.write_bytes(blob)
+        data["sha256"] = hashlib.sha256(blob).hexdigest()  # a consistent digest
+    path.write_text(json.dumps(data))
+
+
+def _resume_fails(run: Path, match: str) -> None:
+    with pytest.raises(CheckpointError, match=match):
+        run_recipe(RECIPE, resume=run, host=HOST)
+
+
+def test_position_missing_or_not_a_number(finished: Path, tmp_path: Path) -> None:
+    run = _copy(finished, tmp_path, ("base", "eval"))
+    _edit_checkpoint(run, lambda m: m.pop("position"))
+    _resume_fails(run, "records no training position")
+    _edit_checkpoint(run, lambda m: m.update(position={**_position(finished), "step": "many"}))
+    _resume_fails(run, "position 'step' is not a valid number")
+
+
+def _position(finished: Path) -> dict:
+    path = latest_checkpoint(finished / "base" / "checkpoints")
+    assert path is not None
+    return json.loads(path.read_text())["position"]
+
+
+def test_a_learning_rate_that_is_not_a_number(finished: Path, tmp_path: Path) -> None:
+    run = _copy(finished, tmp_path, ("base", "eval"))
+
+    def fast(meta: dict) -> None:
+        for groups in meta["param_groups"].values():
+            groups[0]["lr"] = "fast"
+
+    _edit_checkpoint(run, fast)
+    _resume_fails(run, "lr is not a number: 'fast'")
+
+
+def test_random_state_missing_or_of_the_wrong_type(finished: Path, tmp_path: Path) -> None:
+    run = _copy(finished, tmp_path, ("base", "eval"))
+    _edit_checkpoint(run, tensors=lambda t: {k: v for k, v in t.items() if k != "rng/torch"})
+    _resume_fails(run, "no valid random state")
+    _edit_checkpoint(run, tensors=lambda t: {**t, "rng/torch": torch.zeros(5)})
+    _resume_fails(run, "no valid random state")
+
+
+def test_a_checkpoint_with_nan_weights_is_not_resumed(finished: Path, tmp_path: Path) -> None:
+    run = _copy(finished, tmp_path, ("base", "eval"))
+
+    def poison(tensors: dict) -> dict:
+        key = next(k for k in tensors if k.startswith("generator/") and tensors[k].is_floating_point())
+        return {**tensors, key: torch.full_like(tensors[key], float("nan"))}
+
+    _edit_checkpoint(run, tensors=poison)
+    _resume_fails(run, "holds NaN/inf weights")
+
+
+def test_training_json_and_train_mean_must_hold_their_keys(finished: Path, tmp_path: Path) -> None:
+    run = _copy(finished, tmp_path, ("eval",))
+    info = json.loads((run / "base" / "training.json").read_text())
+    (run / "base" / "training.json").write_text(json.dumps({k: v for k, v in info.items() if k != "image"}))
+    _resume_fails(run, "no valid 'image' entry")
+    (run / "base" / "training.json").write_text(json.dumps(info))
+    safetensors.torch.save_file({"other": torch.zeros(1)}, run / "base" / "train_mean.safetensors")
+    _resume_fails(run, "holds no 'train_mean' tensor")
+
+
+def test_a_corrupt_augmented_png_is_named(finished: Path, tmp_path: Path) -> None:
+    run = _copy(finished, tmp_path, ("eval",))
+    png = sorted((run / "aug" / "images").glob("*.png"))[0]
+    png.write_bytes(png.read_bytes()[:20])
+    _resume_fails(run, f"{png.name} is unreadable")
