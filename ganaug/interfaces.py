@@ -226,7 +226,8 @@ class Evaluator(Protocol):
 
 class DataSource(Protocol):
     """Loads labelled images into named splits. ``declared_splits``/``declared_classes`` (optional,
-    may return None) let ``ganaug validate`` check recipe names without reading any data."""
+    may return None) let ``ganaug validate`` check recipe names without reading any data;
+    ``declared_image`` (optional, an ``ImageSpec``) lets it check that the networks take that size."""
 
     def load(self, ctx: DataContext) -> DataBundle: ...
 

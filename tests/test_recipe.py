@@ -172,3 +172,23 @@ def test_naming_the_default_component_keeps_its_default_options() -> None:
     assert parse_recipe(named, registry=host.registry).stage("u").options.weighter.options.loud is True
     overridden = base + 'weighter = { name = "shout", loud = false }\n'
     assert parse_recipe(overridden, registry=host.registry).stage("u").options.weighter.options.loud is False
+
+
+def test_networks_are_checked_against_the_datas_image_size_at_validation() -> None:
+    from pathlib import Path
+
+    from ganaug.recipe.load import load_recipe
+
+    quickstart = Path(__file__).resolve().parent.parent / "examples" / "quickstart.toml"
+    registry = make_plugin_host(entry_points=False).registry
+    with pytest.raises(RecipeError) as info:
+        load_recipe(quickstart, overrides=["data.image_size=8"], registry=registry)
+    found = {p.path: p.message for p in info.value.problems}
+    assert set(found) == {
+        "stages[0].generator",
+        "stages[0].discriminator",
+    }  # IAGAN needs >= 16; DCGAN takes 8
+    assert (
+        "'iagan' cannot take 1x8x8 images: image size must be a power of two >= 16"
+        in found["stages[0].generator"]
+    )

@@ -81,6 +81,8 @@ def _resolve(raw: dict[str, Any], registry: Registry, problems: list[Problem], s
                 source_obj = registry.get("data_sources", data.name).build(data.options)
                 scope.splits = _declared(source_obj, "declared_splits")
                 scope.classes = _declared(source_obj, "declared_classes")
+                image = getattr(source_obj, "declared_image", None)
+                scope.image = image() if callable(image) else None
     stages = [resolve_stage(spec, path, scope) for spec, path in _stage_specs(raw, scope.problems)]
     problems += scope.problems
     return Recipe(run or RunSection(), data, tuple(stages), source)  # type: ignore[arg-type]

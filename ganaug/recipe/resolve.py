@@ -26,6 +26,7 @@ class Scope:
     splits: list[str] | None
     classes: list[str] | None
     problems: list[Problem] = attrs.Factory(list)
+    image: Any = None  # the data's ImageSpec when its source declares it (networks are checked against it)
 
 
 def parse_ref(value: Any, path: str, key: str = "name") -> tuple[ComponentRef | None, list[Problem]]:
@@ -55,7 +56,27 @@ def resolve_component(ref: ComponentRef, kind: str, path: str, scope: Scope) -> 
     if options is None:
         return None
     options = resolve_fields(options, path, scope)
+    if kind in NETWORK_KINDS and scope.image is not None:
+        _check_network(component, options, path, scope)
     return attrs.evolve(ref, options=options, kind=kind)
+
+
+#: Kinds whose factories take the data's image shape: built once at validation to check it fits.
+NETWORK_KINDS = ("generators", "discriminators")
+
+
+def _check_network(component: Any, options: Any, path: str, scope: Scope) -> None:
+    """Build the network once (on the CPU, then dropped): an image size it cannot handle is a
+    recipe problem now, not a failure at run time. (PyTorch's meta device would allocate nothing,
+    but its first use imports torch's compiler stack, seconds on every ``validate``.)"""
+    image = scope.image
+    try:
+        component.build(options, image=image)
+    except (ValueError, TypeError) as exc:
+        shape = f"{image.channels}x{image.size}x{image.size}"
+        scope.problems.append(Problem(path, f"{component.name!r} cannot take {shape} images: {exc}"))
+    except Exception:  # anything else is for the run to report with its full context
+        return
 
 
 def _check_stage_ref(value: Any, wants: str, path: str, scope: Scope) -> None:

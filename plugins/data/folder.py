@@ -15,7 +15,7 @@ import numpy as np
 
 from ganaug.context import DataContext
 from ganaug.errors import DataError
-from ganaug.interfaces import DataBundle
+from ganaug.interfaces import DataBundle, ImageSpec
 from ganaug_plugins.data.bundle import OnError, by_class, make_bundle, report_skipped
 from ganaug_plugins.data.cache import Decoded, cached_decode
 from ganaug_plugins.data.decode import (
@@ -87,6 +87,9 @@ class FolderSource:
 
     def declared_classes(self) -> list[str] | None:
         return list(self.options.classes) if self.options.classes is not None else None
+
+    def declared_image(self) -> ImageSpec:
+        return ImageSpec(channels=self.options.channels, size=self.options.image_size)
 
     def load(self, ctx: DataContext) -> DataBundle:
         opts = self.options

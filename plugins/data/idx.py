@@ -18,7 +18,7 @@ import numpy as np
 
 from ganaug.context import DataContext
 from ganaug.errors import DataError
-from ganaug.interfaces import DataBundle
+from ganaug.interfaces import DataBundle, ImageSpec
 from ganaug_plugins.data.bundle import by_class, make_bundle
 from ganaug_plugins.data.cache import Decoded, cached_decode
 from ganaug_plugins.data.decode import resize_gray
@@ -95,6 +95,9 @@ class IdxSource:
 
     def declared_classes(self) -> list[str] | None:
         return list(self.options.class_names) if self.options.class_names is not None else None
+
+    def declared_image(self) -> ImageSpec:
+        return ImageSpec(channels=1, size=self.options.image_size)
 
     def load(self, ctx: DataContext) -> DataBundle:
         opts = self.options

@@ -18,7 +18,7 @@ import numpy as np
 
 from ganaug.context import DataContext
 from ganaug.errors import DataError
-from ganaug.interfaces import DataBundle
+from ganaug.interfaces import DataBundle, ImageSpec
 from ganaug_plugins.data.bundle import by_class, make_bundle
 from ganaug_plugins.data.cache import Decoded, cached_decode
 from ganaug_plugins.data.idx import resize_all
@@ -98,6 +98,9 @@ class Mnist5kSource:
 
     def declared_classes(self) -> list[str] | None:
         return list(self.options.classes or DIGITS)
+
+    def declared_image(self) -> ImageSpec:
+        return ImageSpec(channels=1, size=self.options.image_size)
 
     def load(self, ctx: DataContext) -> DataBundle:
         opts = self.options
