@@ -44,6 +44,10 @@ def _aggregate_summary(folder: Path, result: dict, console: Console) -> None:
 @click.option("--device", help="Override run.device (auto, cpu, cuda, cuda:N).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars or log lines on the console.")
 @click.option("--launcher", type=click.Choice(["local", "slurm"]), default="local", show_default=True)
+@click.option(
+    "--jobs", default=1, show_default=True, type=click.IntRange(min=1),
+    help="Local runs at once, each in its own process with its share of the CPU threads.",
+)  # fmt: skip
 @click.option("--slurm-partition", help="Slurm partition of each job.")
 @click.option(
     "--slurm-time", default=240, show_default=True, type=click.IntRange(min=1), help="Minutes a job."
@@ -64,6 +68,7 @@ def sweep(
     device: str | None,
     quiet: bool,
     launcher: str,
+    jobs: int,
     slurm_partition: str | None,
     slurm_time: int,
     slurm_gpus: int,
@@ -98,6 +103,10 @@ def sweep(
                 slurm_mem_gb, slurm_cluster,
             )  # fmt: skip
             outcome = run_sweep(plan, slurm_launcher(plan.out / "slurm-logs", options, device), notify)
+        elif jobs > 1:
+            from ganaug.sweep import parallel_launcher
+
+            outcome = run_sweep(plan, parallel_launcher(jobs, device), notify)
         else:
             with console_session(_console(quiet), quiet) as progress:
                 launch = local_launcher(device=device, progress=progress, host=host)

@@ -169,3 +169,18 @@ def test_a_finished_run_of_another_recipe_is_refused(recipe: Path, tmp_path: Pat
     (run / "manifest.json").write_text(json.dumps({"finished": "x", "recipe_hash": "other"}))
     with pytest.raises(RunDirError, match="another recipe"):
         check_consistent(plan)
+
+
+@pytest.mark.slow
+def test_parallel_local_runs(tmp_path: Path) -> None:
+    recipe = tmp_path / "short.toml"
+    recipe.write_text(TINY.replace("epochs = 3", "epochs = 1").replace("epochs = 2", "epochs = 1"))
+    out = tmp_path / "sweep"
+    result = run_cli("sweep", recipe, "--seeds", "0,1", "--out", out, "--jobs", "2", "--quiet")
+    assert result.returncode == 0, result.stderr
+    for seed in (0, 1):
+        manifest = json.loads((out / "default" / f"seed-{seed}" / "manifest.json").read_text())
+        assert manifest["finished"] and manifest["seed"] == seed
+    assert not list(out.glob(".*.stderr"))  # each run's stderr is removed once it succeeded
+    table = json.loads((out / "aggregate.json").read_text())["evaluate"]["eval"]["auc"]["default"]
+    assert table["more"]["n"] == 2
