@@ -1,10 +1,13 @@
 """Copy a finished quickstart sweep's tables and figures into docs/results/quickstart/ and README.md.
 
-Usage: .venv/bin/python scripts/readme_results.py SWEEP_DIR   (made by scripts/refresh-readme-results)
+Usage: .venv/bin/python scripts/readme_results.py SWEEP_DIR [ABLATION_SWEEP SETTING]
+(run by scripts/refresh-readme-results)
 
 The README block between the ``quickstart-results`` markers is regenerated from the sweep's own
-files: its aggregate over seeds, and seed 0's run (exactly what ``scripts/quickstart`` produces)
-for the single-run tables and the figures. Never edited by hand.
+files: its aggregate over seeds (when it ran several), and its first seed's run (exactly what
+``scripts/quickstart`` produces) for the single-run tables and the figures. With an ablation sweep
+and the name of the ablation setting the quickstart uses, the over-seeds tables come from that
+sweep's rows for the same settings (said so in the block). Never edited by hand.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 DEST = ROOT / "docs" / "results" / "quickstart"
 START, END = "<!-- quickstart-results:start -->", "<!-- quickstart-results:end -->"
 
@@ -78,13 +82,69 @@ def section_tables(markdown: str, heading: str) -> str:
     return "\n".join(out)
 
 
+def ablation_tables(ablation: Path, setting: str) -> list[str]:
+    """The quickstart's models over seeds, from the ablation sweep's rows for the same settings."""
+    from ganaug.aggregate_report import summary_text
+
+    result = json.loads((ablation / "aggregate.json").read_text())
+    seeds = sorted({r["seed"] for r in result["runs"]})
+    block = result["evaluate"]["evaluate"]
+    aucs, paired = block["auc"]["default"], block["paired"]["default"]
+    names = {
+        "anogan_real": "anogan_real",
+        "anogan_real_steps": "anogan_real_steps",
+        "anogan_self": "anogan_self",
+        f"anogan_iagan_{setting}": "anogan_iagan (this quickstart's IAGAN)",
+        "anogan_iagan_paper": "anogan_iagan with the paper's IAGAN setting",
+    }
+    lines = [
+        f"**Over {len(seeds)} training seeds** (seeds {', '.join(map(str, seeds))}; each also redraws "
+        f"the data split), from `ganaug sweep examples/ablation/ablation.toml`, whose `{setting}` rows are this "
+        "quickstart's settings (`docs/ablation.md` has every setting): ROC AUC, mean ± SD [95% "
+        "t-interval of the mean], and each seed.",
+        "",
+        "| model | AUC over seeds | per seed |",
+        "|---|---|---|",
+    ]
+    for key, label in names.items():
+        if key in aucs:
+            s = aucs[key]
+            per_seed = ", ".join(f"{v:.3f}" for v in s["values"])
+            lines.append(f"| {label} | {summary_text(s)} | {per_seed} |")
+    lines += [
+        "",
+        "Paired on the same test images (ΔAUC = model − baseline; t-interval over seeds; seeds won):",
+        "",
+        "| comparison | ΔAUC over seeds | seeds won |",
+        "|---|---|---|",
+    ]
+    for row in paired:
+        if row["model"] in (f"anogan_iagan_{setting}", "anogan_self"):
+            won = f"{row['wins']}/{row['seeds']}"
+            lines.append(
+                f"| {row['model']} − {row['baseline']} | {summary_text(row['difference'])} | {won} |"
+            )
+    conv = result["conversion"]["default"].get(f"aug_{setting}_3", {}).get("3", {})
+    conv_auc = result["evaluate"].get(f"conversion_{setting}", {}).get("auc", {}).get("default", {})
+    if conv:
+        lines += [
+            "",
+            "Held-out 3s turned into 8s, over seeds: copy SSIM "
+            f"{summary_text(conv['copy_ssim'])}, z-diversity SSIM {summary_text(conv['z_diversity_ssim'])}, "
+            f"conversion rate {summary_text(conv['conversion_rate'], percent=True)} (probe accuracy "
+            f"{summary_text(conv['probe_accuracy'])}); conversion AUC "
+            f"{summary_text(conv_auc.get('anogan_real', {'n': 0}))}.",
+        ]
+    return lines
+
+
 def minutes(manifest: dict) -> float:
     start = dt.datetime.fromisoformat(manifest["started"])
     end = dt.datetime.fromisoformat(manifest["finished"])
     return (end - start).total_seconds() / 60
 
 
-def block(sweep: Path) -> str:
+def block(sweep: Path, ablation: Path | None = None, setting: str = "") -> str:
     runs = json.loads((sweep / "sweep.json").read_text())["runs"]
     seeds = sorted(r["seed"] for r in runs)
     run = sweep / next(r["dir"] for r in runs if r["seed"] == seeds[0])
@@ -98,21 +158,13 @@ def block(sweep: Path) -> str:
         if path.is_file():
             shutil.copyfile(path, DEST / name)
             shown.append(f"| ![{caption}](docs/results/quickstart/{name}) | {caption} |")
-    shutil.copyfile(sweep / "aggregate-evaluate.png", DEST / "aggregate-evaluate.png")
     aggregate = (sweep / "aggregate.md").read_text()
     evaluate = first_table((run / "evaluate" / "report.md").read_text())
     conversion = first_table((run / "conversion" / "report.md").read_text())
-    versions = manifest["versions"]
-    total = sum(minutes(m) for m in manifests)
-    return "\n".join(
-        [
-            START,
-            f"Produced by `scripts/refresh-readme-results`: `ganaug sweep examples/quickstart.toml --seeds "
-            f"{','.join(map(str, seeds))}` (device {manifest['device']}, torch {versions['torch']}, "
-            f"{versions['platform']}; {total:.1f} minutes for the {len(runs)} runs, "
-            f"{minutes(manifest):.1f} for seed {seeds[0]}, which is what `scripts/quickstart` runs); "
-            "regenerated by `scripts/readme_results.py`.",
-            "",
+    diagnostics = section_tables(aggregate, "## Conversion diagnostics")
+    if len(seeds) > 1:
+        shutil.copyfile(sweep / "aggregate-evaluate.png", DEST / "aggregate-evaluate.png")
+        over_seeds = [
             f"**Over {len(seeds)} training seeds** (each seed also redraws the data split): ROC AUC of "
             "AnoGAN on test 8s vs 3s, mean ± SD [95% t-interval of the mean], and each seed:",
             "",
@@ -124,11 +176,28 @@ def block(sweep: Path) -> str:
             section_tables(aggregate, "### evaluate: paired comparisons"),
             "",
             "![AUC per seed and mean with t-interval](docs/results/quickstart/aggregate-evaluate.png)",
+        ]
+    elif ablation is not None:
+        over_seeds = ablation_tables(ablation, setting)
+    else:
+        over_seeds = ["(one seed only: run `ganaug sweep` with several seeds for the spread over seeds)"]
+    versions = manifest["versions"]
+    total = sum(minutes(m) for m in manifests)
+    return "\n".join(
+        [
+            START,
+            f"Produced by `scripts/refresh-readme-results`: `ganaug sweep examples/quickstart.toml --seeds "
+            f"{','.join(map(str, seeds))}` (device {manifest['device']}, torch {versions['torch']}, "
+            f"{versions['platform']}; {total:.1f} minutes for {len(runs)} run(s); seed {seeds[0]} is what "
+            "`scripts/quickstart` runs); regenerated by `scripts/readme_results.py`.",
             "",
-            "Conversion diagnostics over seeds (copy SSIM of query and output, SSIM between outputs for "
-            "different z, share of outputs a pixel probe calls 8, the probe's cross-validated accuracy):",
+            *over_seeds,
             "",
-            section_tables(aggregate, "## Conversion diagnostics"),
+            f"Conversion diagnostics of seed {seeds[0]}'s augment stages (copy SSIM of query and output, "
+            "SSIM between outputs for different z, share of outputs a pixel probe calls 8, the probe's "
+            "cross-validated accuracy):",
+            "",
+            diagnostics,
             "",
             f"Seed {seeds[0]} in full: the three detectors with the no-search control and the L1 baseline,",
             "",
@@ -146,10 +215,10 @@ def block(sweep: Path) -> str:
     )
 
 
-def main(sweep: Path) -> None:
+def main(sweep: Path, ablation: Path | None = None, setting: str = "") -> None:
     readme = ROOT / "README.md"
     text = readme.read_text()
-    new = block(sweep)
+    new = block(sweep, ablation, setting)
     if START in text:
         text = re.sub(re.escape(START) + r".*?" + re.escape(END), lambda _: new, text, flags=re.DOTALL)
     else:
@@ -160,4 +229,5 @@ def main(sweep: Path) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]))
+    extra = sys.argv[2:4]
+    main(Path(sys.argv[1]), Path(extra[0]) if extra else None, extra[1] if len(extra) > 1 else "")
