@@ -100,8 +100,8 @@ def ablation_tables(ablation: Path, setting: str) -> list[str]:
     lines = [
         f"**Over {len(seeds)} training seeds** (seeds {', '.join(map(str, seeds))}; each also redraws "
         "the data split), from `ganaug sweep examples/ablation/ablation.toml`, whose "
-        f"`{setting}` rows are this quickstart's settings (`docs/ablation.md` has every setting): ROC AUC, mean ± SD [95% "
-        "t-interval of the mean], and each seed.",
+        f"`{setting}` rows are this quickstart's settings (`docs/ablation.md` has every setting): "
+        "ROC AUC, mean ± SD [95% t-interval of the mean], and each seed.",
         "",
         "| model | AUC over seeds | per seed |",
         "|---|---|---|",
