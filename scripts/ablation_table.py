@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import shutil
 import sys
+import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,7 +43,7 @@ def table(result: dict) -> list[str]:
         "|---|---|---|---|---|---|---|---|",
     ]
     empty = {"n": 0}
-    for model in (m for m in aucs if m.startswith(PREFIX)):
+    for model in _recipe_order(result, [m for m in aucs if m.startswith(PREFIX)]):
         setting = model.removeprefix(PREFIX)
         # the stage that augments from held-out anomaly-class images is aug_<setting>_3 by the
         # recipes' naming (the other digit pairs keep the names); it has one query class
@@ -59,8 +60,16 @@ def table(result: dict) -> list[str]:
         ]
         lines.append(f"| {setting} | {' | '.join(cells)} |")
     lines += ["", "| baseline | AUC |", "|---|---|"]
-    lines += [f"| {m} | {summary_text(s)} |" for m, s in aucs.items() if not m.startswith(PREFIX)]
+    baselines = _recipe_order(result, [m for m in aucs if not m.startswith(PREFIX)])
+    lines += [f"| {m} | {summary_text(aucs[m])} |" for m in baselines]
     return lines
+
+
+def _recipe_order(result: dict, models: list[str]) -> list[str]:
+    """``models`` in the order the recipe's evaluate stage lists them (aggregate.json sorts keys)."""
+    recipe = tomllib.loads((ROOT / result["recipe"]).read_text())
+    listed = next(s["models"] for s in recipe["stages"] if s.get("name") == "evaluate")
+    return sorted(models, key=lambda m: listed.index(m) if m in listed else len(listed))
 
 
 def main(sweep: Path, name: str) -> None:
