@@ -174,6 +174,10 @@ class EveryKind:
     def register_stages(self, register: Register) -> None:
         register("probe", ProbeStage, options=ProbeOptions)
 
+    @hookimpl
+    def register_trackers(self, register: Register) -> None:
+        register("quiet", lambda options: object())
+
 
 @pytest.fixture
 def host():
