@@ -198,6 +198,7 @@ def test_every_hook_registers_through_the_host(host) -> None:
         "evaluators": ["count"],
         "data_sources": ["also-tiny", "tiny"],
         "stages": ["probe"],
+        "trackers": ["quiet"],
     }
     assert {p.name for p in host.loaded} == {"ganaug.testing:tiny", "every-kind"}
 
