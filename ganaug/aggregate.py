@@ -21,6 +21,7 @@ import attrs
 import numpy as np
 
 from ganaug import io
+from ganaug.aggregate_report import figure, markdown
 from ganaug.rundir import RunDir
 from ganaug.stats import auc, delong, over_seeds, paired_bootstrap
 from ganaug.sweep import read_manifest
@@ -219,8 +220,6 @@ def aggregate(
         },
         "conversion": _conversion(records),
     }
-    from ganaug.aggregate_report import figure, markdown
-
     io.write_json(folder / JSON, result)
     io.write_text(folder / MARKDOWN, markdown(result))
     for stage, block in result["evaluate"].items():

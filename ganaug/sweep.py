@@ -53,7 +53,7 @@ def parse_grid(items: Iterable[str]) -> list[tuple[str, list[str]]]:
     grid, problems = [], []
     for item in items:
         key, sep, text = item.partition("=")
-        values = [v for v in split_values(text)] if sep else []
+        values = split_values(text) if sep else []
         if not key.strip() or not values or any(v == "" for v in values):
             problems.append(Problem(f"--grid {item}", "expected key.path=value1,value2,..."))
             continue
