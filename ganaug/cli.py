@@ -14,13 +14,10 @@ from rich.text import Text
 
 from ganaug import __version__
 from ganaug.cli_sweep import aggregate_command, sweep
+from ganaug.console import stderr_console
 from ganaug.errors import GanaugError, PluginError, RecipeError
 from ganaug.registry import closest, singular
 from ganaug.scaffold import new_plugin
-
-
-def _console(quiet: bool = False) -> Console:
-    return Console(stderr=True, quiet=quiet, highlight=False, soft_wrap=True)
 
 
 def _report(exc: GanaugError, console: Console) -> None:
@@ -44,10 +41,10 @@ def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
         except GanaugError as exc:
             if debug:
                 raise
-            _report(exc, _console())
+            _report(exc, stderr_console())
             sys.exit(exc.exit_code)
         except KeyboardInterrupt:
-            _console().print("[yellow]interrupted[/]")
+            stderr_console().print("[yellow]interrupted[/]")
             sys.exit(130)
 
     wrapper.__name__ = fn.__name__
@@ -88,12 +85,12 @@ def run(
     from ganaug.recipe.load import load_recipe
 
     main_rank = distributed.world_from_env().is_main
-    console = _console(quiet or not main_rank)
+    console = stderr_console(quiet or not main_rank)
     host = make_plugin_host()
     try:
         loaded = load_recipe(recipe, overrides=overrides, registry=host.registry)
     except GanaugError:
-        _warn_failures(host, _console())  # a missing plugin may be why; a run logs them itself
+        _warn_failures(host, stderr_console())  # a missing plugin may be why; a run logs them itself
         raise
     try:
         with console_session(console, quiet or not main_rank) as progress:
@@ -120,7 +117,7 @@ def validate(recipe: Path, overrides: tuple[str, ...]) -> None:
     from ganaug.plugins import make_plugin_host
     from ganaug.recipe.load import load_recipe
 
-    console = _console()
+    console = stderr_console()
     host = make_plugin_host()
     _warn_failures(host, console)
     loaded = load_recipe(recipe, overrides=overrides, registry=host.registry)
@@ -147,7 +144,7 @@ def plugins() -> None:
         text = "\n".join(f"{kind}: {', '.join(sorted(names))}" for kind, names in owned.items())
         table.add_row(info.name, info.version, text or "-", info.source)
     Console(width=max(120, Console().width)).print(table)
-    _warn_failures(host, _console())
+    _warn_failures(host, stderr_console())
 
 
 @cli.command()

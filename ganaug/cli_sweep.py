@@ -7,9 +7,7 @@ from pathlib import Path
 import click
 from rich.console import Console
 
-
-def _console(quiet: bool = False) -> Console:
-    return Console(stderr=True, quiet=quiet, highlight=False, soft_wrap=True)
+from ganaug.console import stderr_console
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -87,7 +85,7 @@ def sweep(
 
     @guarded
     def body() -> None:
-        console = _console()
+        console = stderr_console()
         host = make_plugin_host()
         plan = plan_sweep(
             recipe, parse_seeds(seeds), grid=grid, overrides=overrides, out=out, registry=host.registry
@@ -108,7 +106,7 @@ def sweep(
 
             outcome = run_sweep(plan, parallel_launcher(jobs, device), notify)
         else:
-            with console_session(_console(quiet), quiet) as progress:
+            with console_session(stderr_console(quiet), quiet) as progress:
                 launch = local_launcher(device=device, progress=progress, host=host)
                 outcome = run_sweep(plan, launch, notify)
         result = aggregate(plan.out, baselines=baselines)
@@ -142,6 +140,6 @@ def aggregate_command(folder: Path, baselines: tuple[str, ...], method: str, res
     @guarded
     def body() -> None:
         result = aggregate(folder, method=method, baselines=baselines, resamples=resamples)
-        _aggregate_summary(folder, result, _console())
+        _aggregate_summary(folder, result, stderr_console())
 
     body()

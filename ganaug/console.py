@@ -12,6 +12,11 @@ from rich.logging import RichHandler
 from ganaug.progress import Progress, RichBars
 
 
+def stderr_console(quiet: bool = False) -> Console:
+    """The console every command prints to: stderr, no highlighting, no hard wrapping."""
+    return Console(stderr=True, quiet=quiet, highlight=False, soft_wrap=True)
+
+
 @contextlib.contextmanager
 def console_session(console: Console, quiet: bool) -> Iterator[Progress]:
     """Show ganaug's log on ``console`` for the duration of a run, with progress bars."""

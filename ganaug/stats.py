@@ -21,11 +21,12 @@ from scipy import stats
 
 def auc(scores: np.ndarray, positive: np.ndarray) -> float:
     """ROC AUC (higher score = positive) with average ranks for ties; NaN with one class only."""
-    return float(_rank_auc(np.asarray(scores, dtype=float)[None], np.asarray(positive, dtype=bool)[None])[0])
+    return float(rank_auc(np.asarray(scores, dtype=float)[None], np.asarray(positive, dtype=bool)[None])[0])
 
 
-def _rank_auc(scores: np.ndarray, positive: np.ndarray) -> np.ndarray:
-    """AUC of each row of ``scores [R, N]`` against ``positive [R, N]`` (Mann-Whitney U)."""
+def rank_auc(scores: np.ndarray, positive: np.ndarray) -> np.ndarray:
+    """AUC of each row of ``scores [R, N]`` against ``positive [R, N]`` (Mann-Whitney U with average
+    ranks for ties); NaN for one-class rows. Vectorised over rows, so bootstraps rank in blocks."""
     ranks = stats.rankdata(scores, axis=1)
     n_pos = positive.sum(1)
     n_neg = positive.shape[1] - n_pos
@@ -114,7 +115,7 @@ def paired_bootstrap(
     diffs: list[np.ndarray] = []
     for start in range(0, resamples, block):
         idx = rng.integers(0, y.size, size=(min(block, resamples - start), y.size))
-        diffs.append(_rank_auc(a[idx], y[idx]) - _rank_auc(b[idx], y[idx]))
+        diffs.append(rank_auc(a[idx], y[idx]) - rank_auc(b[idx], y[idx]))
     values = np.concatenate(diffs) if diffs else np.zeros(0)
     values = values[np.isfinite(values)]
     auc_a, auc_b = auc(a, y), auc(b, y)

@@ -17,10 +17,11 @@ from ganaug.interfaces import EvalContext, ImageSet, ImageSpec, TrainedModel
 from ganaug.plugins import make_plugin_host
 from ganaug.progress import Progress
 from ganaug.recipe.schema import ComponentRef
+from ganaug.stats import rank_auc
 from ganaug_plugins.evaluators.anogan import AnoGANEvaluator, AnoGANOptions
 from ganaug_plugins.evaluators.baseline import L1MeanEvaluator, L1MeanOptions
 from ganaug_plugins.evaluators.report import markdown_report, read_scores_csv, write_scores_csv
-from ganaug_plugins.evaluators.roc import RocEvaluator, RocOptions, bootstrap_ci, rank_auc, roc_metrics
+from ganaug_plugins.evaluators.roc import RocEvaluator, RocOptions, bootstrap_ci, roc_metrics
 from ganaug_plugins.searchers.backprop import BackpropOptions
 from tests.toys import LATENT, SIZE, ConvDiscriminator, SubspaceGenerator
 

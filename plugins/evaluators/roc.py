@@ -12,10 +12,10 @@ from typing import Any
 
 import attrs
 import numpy as np
-from scipy.stats import rankdata
 from sklearn.metrics import roc_auc_score, roc_curve
 
 from ganaug.interfaces import EvalContext
+from ganaug.stats import rank_auc
 from ganaug_plugins.evaluators.plots import plot_roc, plot_scores_by_class
 
 BLOCK = 200  # bootstrap resamples ranked at once (bounded memory for large test sets)
@@ -30,16 +30,6 @@ class RocOptions:
     confidence: float = attrs.field(default=0.95, validator=[attrs.validators.gt(0), attrs.validators.lt(1)])
     curves: list[str] = attrs.field(factory=lambda: ["anogan"])
     bars: str = "anogan"
-
-
-def rank_auc(scores: np.ndarray, positive: np.ndarray) -> np.ndarray:
-    """AUC of each row (Mann-Whitney U with average ranks for ties); NaN for one-class rows."""
-    ranks = rankdata(scores, axis=1)
-    n_pos = positive.sum(1)
-    n_neg = positive.shape[1] - n_pos
-    with np.errstate(divide="ignore", invalid="ignore"):
-        auc = ((ranks * positive).sum(1) - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
-    return np.where((n_pos > 0) & (n_neg > 0), auc, np.nan)
 
 
 def bootstrap_ci(

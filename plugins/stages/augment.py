@@ -84,6 +84,11 @@ class AugmentOptions:
     diversity_queries: int = attrs.field(default=64, validator=attrs.validators.ge(1))
 
 
+def _file_stem(name: str) -> str:
+    """A class name as it can stand in a file name (``pairs-<stem>.png``, ``z-samples-<stem>.png``)."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name)
+
+
 def _read_output(path: Path, channels: int) -> torch.Tensor:
     """An augmented PNG read back on resume; a damaged one is named, not a traceback."""
     try:
@@ -220,7 +225,7 @@ class AugmentStage:
         """Per query class: queries in the first row, one row per z below (up to 8 queries)."""
         files = []
         for cls, div in diversity.items():
-            name = re.sub(r"[^A-Za-z0-9_.-]+", "_", cls)
+            name = _file_stem(cls)
             n = min(8, div.outputs.shape[1])
             queries = div.queries[:n]
             rows = [queries, *[div.outputs[k, :n] for k in range(div.outputs.shape[0])]]
@@ -279,7 +284,7 @@ class AugmentStage:
                 continue
             pick = members[torch.randperm(len(members), generator=gen)[: opts.pairs]]
             rows = [queries.images[pick]] + [images[pick * k + c] for c in range(k)]
-            name = re.sub(r"[^A-Za-z0-9_.-]+", "_", cls)
+            name = _file_stem(cls)
             files.append(save_grid(torch.cat(rows), ctx.dir / f"pairs-{name}.png", nrow=len(pick)))
         if opts.curves and len(images):
             labels = [queries.classes[int(queries.labels[i // k])] for i in range(len(images))]
