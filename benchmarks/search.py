@@ -18,8 +18,8 @@ from benchmarks.common import (
     reset_peak_rss,
     timed,
 )
+from ganaug.networks import frozen
 from ganaug_plugins.searchers.backprop import BackpropOptions, BackpropSearcher
-from ganaug_plugins.searchers.frozen import frozen
 
 LAMBDA = 0.2
 

@@ -17,6 +17,7 @@ __version__ = "0.1.0"
 
 if TYPE_CHECKING:
     from ganaug.engine import RunResult
+    from ganaug.model import Model
     from ganaug.recipe.schema import Recipe
 
 
@@ -30,10 +31,22 @@ def load_recipe(path: str | Path, *, overrides: list[str] | tuple[str, ...] = ()
 def run(recipe: Recipe | str | Path, **kwargs: Any) -> RunResult:
     """Run a recipe (a loaded one, or a path); keyword arguments as :func:`engine.run_recipe`."""
     from ganaug.engine import run_recipe
+    from ganaug.plugins import make_plugin_host
+    from ganaug.recipe.load import load_recipe as _load
+    from ganaug.recipe.schema import Recipe
 
-    if not hasattr(recipe, "stages"):
-        recipe = load_recipe(recipe)  # type: ignore[arg-type]
-    return run_recipe(recipe, **kwargs)  # type: ignore[arg-type]
+    host = kwargs.pop("host", None) or make_plugin_host()  # one host: the recipe is checked against it
+    if not isinstance(recipe, Recipe):
+        recipe = _load(recipe, registry=host.registry)
+    return run_recipe(recipe, host=host, **kwargs)
 
 
-__all__ = ["__version__", "load_recipe", "run"]
+def load_model(run_dir: str | Path, name: str, **kwargs: Any) -> Model:
+    """The trained model of stage ``name`` of a finished run, with ``.generate()`` and ``.score()``;
+    keyword arguments as :func:`ganaug.model.load_model` (``device``, ``scorer``, ``host``)."""
+    from ganaug.model import load_model as _load
+
+    return _load(run_dir, name, **kwargs)
+
+
+__all__ = ["__version__", "load_model", "load_recipe", "run"]

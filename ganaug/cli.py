@@ -1,4 +1,5 @@
-"""The ``ganaug`` command line: run, validate, plugins, options, sweep, aggregate, --version."""
+"""The ``ganaug`` command line: run, validate, plugins, options, sweep, aggregate, generate, score,
+export, --version."""
 
 from __future__ import annotations
 
@@ -9,10 +10,12 @@ from typing import Any
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
 from ganaug import __version__
+from ganaug.cli_model import export_command, generate, score
 from ganaug.cli_sweep import aggregate_command, sweep
 from ganaug.console import stderr_console
 from ganaug.errors import GanaugError, PluginError, RecipeError
@@ -128,11 +131,11 @@ def validate(recipe: Path, overrides: tuple[str, ...]) -> None:
 @cli.command()
 @guarded
 def plugins() -> None:
-    """List loaded plugins, their components by kind, and plugins that failed to load."""
-    from ganaug.plugins import make_plugin_host
+    """List loaded plugins, their components by kind, and plugins left out (failed or blocked)."""
+    from ganaug.plugins import BLOCK_ENV, make_plugin_host
 
     host = make_plugin_host()
-    registry = host.registry
+    registry = host.registry  # never raises: a plugin failing in a hook is left out and listed
     table = Table(title="ganaug plugins")
     for column in ("plugin", "version", "components", "source"):
         table.add_column(column)
@@ -143,6 +146,10 @@ def plugins() -> None:
                 owned.setdefault(comp.kind, []).append(comp.name)
         text = "\n".join(f"{kind}: {', '.join(sorted(names))}" for kind, names in owned.items())
         table.add_row(info.name, info.version, text or "-", info.source)
+    for failure in host.failures:
+        table.add_row(Text(failure.name), "", Text(f"not loaded: {failure.reason}"), "failed")
+    for name in host.blocked:
+        table.add_row(Text(name), "", "not loaded", f"blocked ({BLOCK_ENV})")
     Console(width=max(120, Console().width)).print(table)
     _warn_failures(host, stderr_console())
 
@@ -152,7 +159,7 @@ def plugins() -> None:
 @click.option("--markdown", is_flag=True, help="The whole reference as Markdown (docs/components.md).")
 @guarded
 def options(name: str | None, markdown: bool) -> None:
-    """Show the options (type, default) of every component, or of the component NAME."""
+    """Show the options (type, default, description) of every component, or of the component NAME."""
     from ganaug.describe import markdown as reference
     from ganaug.describe import option_rows
     from ganaug.plugins import make_plugin_host
@@ -166,26 +173,28 @@ def options(name: str | None, markdown: bool) -> None:
         raise PluginError(
             f"no component named {name!r}{closest(name or '', sorted({c.name for c in registry}))}"
         )
-    console = Console(width=max(100, Console().width))
+    console = Console(width=max(120, Console().width))
     for comp in shown:
         table = Table(title=f"{singular(comp.kind)} {comp.name!r} ({comp.plugin})", title_justify="left")
-        for column in ("option", "type", "default"):
+        for column in ("option", "type", "default", "description"):
             table.add_column(column)
         for row in option_rows(comp):
-            table.add_row(*row)
+            table.add_row(*(Text(cell) for cell in row))  # plain text: "list[str]" is not markup
         console.print(table if table.row_count else f"{singular(comp.kind)} {comp.name!r}: no options")
 
 
 def _warn_failures(host: Any, console: Console) -> None:
     for failure in host.failures:
-        console.print(
-            f"[yellow]warning:[/] plugin {failure.name!r} not loaded: {failure.reason}", markup=True
-        )
+        text = f"plugin {failure.name!r} not loaded: {failure.reason}"
+        console.print(f"[yellow]warning:[/] {escape(text)}", markup=True)  # a reason may hold brackets
 
 
 cli.add_command(new_plugin)
 cli.add_command(sweep)
 cli.add_command(aggregate_command)
+cli.add_command(generate)
+cli.add_command(score)
+cli.add_command(export_command)
 
 
 def main() -> None:

@@ -8,10 +8,13 @@ from typing import Any
 
 import attrs
 import torch
+from torch import nn
 
+from ganaug.building import builder
 from ganaug.distributed import World
-from ganaug.errors import DataError
-from ganaug.interfaces import DataBundle, ImageSet, StageOutput
+from ganaug.errors import DataError, PluginError
+from ganaug.interfaces import DataBundle, ImageSet, ImageSpec, StageOutput
+from ganaug.networks import output_problems
 from ganaug.progress import Progress
 from ganaug.recipe.schema import ComponentRef, RunSection
 from ganaug.registry import Registry
@@ -53,7 +56,26 @@ class StageContext:
 
     def build(self, ref: ComponentRef, **context: Any) -> Any:
         """Create the component a resolved recipe reference names."""
-        return self.registry.get(ref.kind, ref.name).build(ref.options, **context)
+        return builder(self.registry)(ref, **context)
+
+    def build_networks(
+        self, generator: ComponentRef, discriminator: ComponentRef, image: ImageSpec
+    ) -> tuple[nn.Module, nn.Module]:
+        """Build G and D for ``image`` and run one batch through both: a network that gives the
+        wrong shape fails here, named with its plugin, not later inside a search or a loss."""
+        g, d = self.build(generator, image=image), self.build(discriminator, image=image)
+        problems = output_problems(g, d, image)
+        if problems:
+            names = {
+                "generator": self.registry.get(generator.kind, generator.name),
+                "discriminator": self.registry.get(discriminator.kind, discriminator.name),
+            }
+            lines = [
+                f"{role} {names[role].name!r} (plugin {names[role].plugin!r}): {text}"
+                for role, text in problems
+            ]
+            raise PluginError(f"stage {self.name!r}: the networks do not fit the data: " + "; ".join(lines))
+        return g, d
 
     def select(self, selection: ImageSelection) -> ImageSet:
         """The images a selection names: a split's classes, then earlier stages' images."""

@@ -1,4 +1,4 @@
-"""The options reference: every registered component's options, types and defaults.
+"""The options reference: every registered component's options, types, defaults and help.
 
 ``ganaug options`` prints it; ``ganaug options --markdown`` writes ``docs/components.md``, which
 a test keeps equal to the registry, so the reference cannot drift from the code.
@@ -13,7 +13,7 @@ from typing import Any
 import attrs
 
 from ganaug.recipe.convert import make_converter
-from ganaug.recipe.schema import ComponentRef
+from ganaug.recipe.schema import ComponentRef, help_of
 from ganaug.registry import Component, NoOptions, Registry, singular
 
 
@@ -58,13 +58,18 @@ def _drop_none(value: Any) -> Any:
     return value
 
 
-def option_rows(component: Component) -> list[tuple[str, str, str]]:
-    """``(field, type, default)`` for each option of a component, in declaration order."""
+def option_rows(component: Component) -> list[tuple[str, str, str, str]]:
+    """``(field, type, default, help)`` for each option of a component, in declaration order."""
     hints = typing.get_type_hints(component.options)
     return [
-        (field.name, _type_name(hints.get(field.name, field.type)), _default(field))
+        (field.name, _type_name(hints.get(field.name, field.type)), _default(field), help_of(field))
         for field in attrs.fields(component.options)
     ]
+
+
+def _cell(text: str) -> str:
+    """``text`` as a Markdown table cell: a ``|`` would end the cell, a ``<name>`` read as HTML."""
+    return text.replace("|", "&#124;").replace("<", "&lt;")
 
 
 def markdown(registry: Registry) -> str:
@@ -92,6 +97,6 @@ def markdown(registry: Registry) -> str:
             if not rows:
                 lines.append("No options.")
                 continue
-            lines += ["| option | type | default |", "|---|---|---|"]
-            lines += [f"| `{f}` | {t.replace('|', '&#124;')} | `{d}` |" for f, t, d in rows]
+            lines += ["| option | type | default | description |", "|---|---|---|---|"]
+            lines += [f"| `{f}` | {_cell(t)} | `{d}` | {_cell(h)} |" for f, t, d, h in rows]
     return "\n".join(lines) + "\n"

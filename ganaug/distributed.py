@@ -69,7 +69,8 @@ class World:
         """True when every rank is ok: a failing rank makes all ranks stop, none waits forever."""
         if not self.distributed:
             return ok
-        flag = torch.tensor([0 if ok else 1])
+        device = torch.device("cuda", self.local_rank) if dist.get_backend() == "nccl" else None
+        flag = torch.tensor([0 if ok else 1], device=device)  # NCCL reduces device tensors only
         dist.all_reduce(flag, op=dist.ReduceOp.MAX)
         return int(flag.item()) == 0
 

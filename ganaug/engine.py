@@ -19,12 +19,15 @@ import attrs
 import torch
 
 from ganaug import distributed, io
+from ganaug.blame import culprit, is_builtin
+from ganaug.building import builder, create
 from ganaug.context import DataContext, StageContext
 from ganaug.device import resolve_device, seed_everything
-from ganaug.errors import GanaugError, RunDirError, RunInterrupted
+from ganaug.errors import GanaugError, PluginError, RunDirError, RunInterrupted
 from ganaug.fingerprint import check_and_record
 from ganaug.interfaces import DataBundle, StageOutput
-from ganaug.plugins import PluginHost, make_plugin_host
+from ganaug.plugins import BLOCK_ENV, PluginHost, make_plugin_host
+from ganaug.preprocessing import record_source
 from ganaug.progress import Progress
 from ganaug.recipe.load import recipe_to_dict
 from ganaug.recipe.schema import Recipe
@@ -38,6 +41,7 @@ from ganaug.rundir import (
     recipe_hash,
     remove_temp_files,
 )
+from ganaug.seeds import stage_seed
 from ganaug.tracking import Trackers, numeric_leaves
 
 LOGGER = "ganaug"
@@ -155,9 +159,18 @@ def run_recipe(
     except GanaugError as exc:
         log.error("%s", exc, extra=LOG_ONLY)  # the CLI prints the error itself
         raise
-    except Exception:
-        log.exception("the run failed with an unexpected error (a bug; please report it)")
-        raise
+    except Exception as exc:
+        found = culprit(exc, host.pm)
+        if found is None or is_builtin(found[0]):
+            log.exception("the run failed with an unexpected error (a bug; please report it)")
+            raise
+        plugin, where = found
+        message = (
+            f"plugin {plugin!r} failed: {type(exc).__name__}: {exc} (at {where}). The error is in the "
+            f"plugin's code: report it to its authors, or leave the plugin out with {BLOCK_ENV}={plugin}"
+        )
+        log.error("%s", message, exc_info=True, extra=LOG_ONLY)
+        raise PluginError(message) from exc
     finally:
         log.removeHandler(handler)
         handler.close()
@@ -248,7 +261,8 @@ def _execute(session: Session) -> RunResult:
 def _trackers(recipe: Recipe, host: PluginHost, world: distributed.World, log: logging.Logger) -> Trackers:
     """The recipe's trackers, built once; rank 0 only (other ranks get none)."""
     refs = (recipe.run.trackers or []) if world.is_main else []
-    built = [(ref.name, host.registry.get("trackers", ref.name).build(ref.options)) for ref in refs]
+    build = builder(host.registry)
+    built = [(ref.name, build(ref)) for ref in refs]
     return Trackers(built, log)
 
 
@@ -260,8 +274,7 @@ def _stages(
     host, log, resume, world = session.host, session.log, session.resume, session.world
     data = _load_data(recipe, host, run_dir, log, progress, resume is not None, session.force)
     for spec in recipe.stages:
-        component = host.registry.get("stages", spec.kind)
-        stage = component.build(spec.options)
+        stage = create(host.registry, host.registry.get("stages", spec.kind), spec.options)
         ctx = StageContext(
             name=spec.name,
             dir=run_dir.stage_dir(spec.name),
@@ -276,7 +289,7 @@ def _stages(
             world=world,
             track=track,
         )
-        seed_everything(recipe.run.seed + _stage_offset(spec.name), recipe.run.deterministic)
+        seed_everything(stage_seed(recipe.run.seed, spec.name), recipe.run.deterministic)
         if resume is not None and run_dir.is_done(spec.name):
             log.info("stage %s: finished earlier, loading its outputs", spec.name)
             outputs[spec.name] = stage.restore(ctx)
@@ -293,11 +306,6 @@ def _stages(
         log.info("stage %s finished", spec.name)
 
 
-def _stage_offset(name: str) -> int:
-    """A per-stage seed offset that depends on the stage's name, not on its position."""
-    return sum((i + 1) * ord(c) for i, c in enumerate(name)) % 100_003
-
-
 def _load_data(
     recipe: Recipe,
     host: PluginHost,
@@ -307,7 +315,7 @@ def _load_data(
     resume: bool = False,
     force: bool = False,
 ) -> DataBundle:
-    source = host.registry.get("data_sources", recipe.data.name).build(recipe.data.options)
+    source = builder(host.registry)(recipe.data)
     ctx = DataContext(
         seed=recipe.run.seed,
         cache_dir=cache_dir(),
@@ -316,6 +324,7 @@ def _load_data(
         progress=progress,
     )
     bundle: DataBundle = source.load(ctx)
+    record_source(ctx.report_dir, source, recipe.data.name)  # how new images are to be read
     for note in check_and_record(ctx.report_dir, bundle, resume, force):
         log.warning("%s", note)
     sizes = ", ".join(f"{name} {len(images)}" for name, images in bundle.splits.items())

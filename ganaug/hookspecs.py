@@ -79,6 +79,15 @@ def register_latent_searchers(register: Register) -> None:
 
 
 @hookspec
+def register_encoders(register: Register) -> None:
+    """Register encoder networks E that map an image to a latent code (f-AnoGAN's fast inversion of G).
+
+    Factory: ``factory(options, image: ImageSpec, latent_dim: int) -> Encoder`` (an ``nn.Module``
+    whose ``forward(x)`` returns ``z[N, latent_dim]``; see ``interfaces.Encoder``).
+    """
+
+
+@hookspec
 def register_evaluators(register: Register) -> None:
     """Register evaluators run by the evaluate stage, in recipe order.
 
@@ -119,6 +128,7 @@ KINDS: dict[str, str] = {
     "gan_losses": "register_gan_losses",
     "loss_weighters": "register_loss_weighters",
     "latent_searchers": "register_latent_searchers",
+    "encoders": "register_encoders",
     "evaluators": "register_evaluators",
     "data_sources": "register_data_sources",
     "stages": "register_stages",

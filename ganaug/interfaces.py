@@ -7,11 +7,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
 import attrs
 import torch
 from torch import Tensor, nn
+
+from ganaug.distributed import World
 
 if TYPE_CHECKING:
     import logging
@@ -124,17 +126,24 @@ class GanLoss(Protocol):
         """Per-sample loss ``[N]`` for the generator step (the trainer weights and averages)."""
         ...
 
-    # Optional: ``discriminator_penalty(discriminator, real, fake) -> Tensor`` (a scalar added to
-    # the discriminator loss, e.g. WGAN-GP's gradient penalty). The trainer calls it when present.
+    # Optional capability: ganaug.capabilities.PenalisedLoss (a scalar added to D's loss).
 
 
 class LossWeighter(Protocol):
     """Per-sample weights ``[N]`` for the generator loss, from real and generated batches.
-
-    Optional: ``penalty(real, fake) -> Tensor[N] | None``, a per-sample term *added* to the weighted
-    generator loss (a weight alone can only scale G's gradient, not point it away from a copy)."""
+    Optional capabilities: ``PenalisedWeighter``, ``Stateful`` (see :mod:`ganaug.capabilities`)."""
 
     def weights(self, real: Tensor, fake: Tensor) -> Tensor: ...
+
+
+@runtime_checkable
+class Encoder(Protocol):
+    """``forward(x)`` maps images ``x[N,C,H,W]`` in [-1, 1] to latent codes ``z[N, latent_dim]`` for
+    a trained generator (f-AnoGAN's encoder). Must be an ``nn.Module``."""
+
+    latent_dim: int
+
+    def __call__(self, x: Tensor) -> Tensor: ...
 
 
 @attrs.frozen
@@ -149,10 +158,19 @@ class SearchResult:
     score: Tensor
     initial_score: Tensor
     loss_history: Tensor  # [steps_recorded, N] total loss per image
+    #: the score's two terms at the starting point, for the no-search control (None: not reported)
+    initial_residual: Tensor | None = None
+    initial_discrimination: Tensor | None = None
+
+    def per_image(self) -> dict[str, Tensor]:
+        """Every per-image field that is set (N first), by name; ``loss_history`` excluded."""
+        names = [f.name for f in attrs.fields(SearchResult) if f.name != "loss_history"]
+        return {name: value for name in names if (value := getattr(self, name)) is not None}
 
 
 class LatentSearcher(Protocol):
-    """Finds, for each query image, a latent point whose generated image matches it."""
+    """Finds, for each query image, a latent point whose generated image matches it. Optional
+    capabilities: ``ShardableSearcher`` (split across ranks, resumable), ``RecordsSteps``."""
 
     def search(
         self,
@@ -167,7 +185,8 @@ class LatentSearcher(Protocol):
 
 @attrs.define
 class TrainedModel:
-    """A trained generator/discriminator pair as a train stage hands it on."""
+    """A trained generator/discriminator pair as a train stage hands it on (an encoder stage adds
+    ``encoder``)."""
 
     name: str
     generator: nn.Module
@@ -175,25 +194,17 @@ class TrainedModel:
     image: ImageSpec
     checkpoint: Path | None = None
     train_mean: Tensor | None = None  # mean training image, for the trivial L1 baseline
+    encoder: nn.Module | None = None  # an Encoder of G's latent space (an encoder stage's model)
 
 
 @attrs.define
 class StageOutput:
-    """What a stage hands to later stages; ``produces`` says which fields are set."""
+    """What a stage hands to later stages; its kind's ``Stage.produces`` says which fields it sets."""
 
     model: TrainedModel | None = None
     images: ImageSet | None = None
     metrics: dict[str, Any] = attrs.Factory(dict)
     files: list[Path] = attrs.Factory(list)
-
-    @property
-    def produces(self) -> frozenset[str]:
-        kinds = {"model"} if self.model is not None else set()
-        if self.images is not None:
-            kinds.add("images")
-        if self.metrics:
-            kinds.add("metrics")
-        return frozenset(kinds)
 
 
 @attrs.define
@@ -216,24 +227,29 @@ class EvalContext:
     metrics: dict[str, Any] = attrs.Factory(dict)
     files: list[Path] = attrs.Factory(list)
     build: Callable[..., Any] | None = None  # the stage's builder, for an evaluator's own components
+    world: World = attrs.Factory(World)  # the torchrun job: a scoring evaluator may split its images
 
 
 class Evaluator(Protocol):
-    """One step of the evaluate stage: adds score rows and/or metrics and figures."""
+    """One step of the evaluate stage: adds score rows and/or metrics and figures. Optional
+    capability: ``ScoringEvaluator`` (declares the methods it scores, for the report's columns)."""
 
     def evaluate(self, ctx: EvalContext) -> None: ...
 
 
 class DataSource(Protocol):
-    """Loads labelled images into named splits. ``declared_splits``/``declared_classes`` (optional,
-    may return None) let ``ganaug validate`` check recipe names without reading any data;
-    ``declared_image`` (optional, an ``ImageSpec``) lets it check that the networks take that size."""
+    """Loads labelled images into named splits. Optional capabilities: ``DeclaresNames`` and
+    ``DeclaresImage`` (what ``ganaug validate`` checks a recipe against without reading data)."""
 
     def load(self, ctx: DataContext) -> DataBundle: ...
 
 
 class Stage(Protocol):
-    """One step of a recipe. The factory class sets ``produces`` (``{"model"}``, ...)."""
+    """One step of a recipe. ``produces`` (on the class the factory is) names what its output sets
+    for later stages: some of ``model``, ``images``, ``metrics``; validation checks that a stage
+    naming another in ``models``/``add`` gets what it needs."""
+
+    produces: ClassVar[frozenset[str]]
 
     def run(self, ctx: StageContext) -> StageOutput:
         """Do the stage's work, writing its files under ``ctx.dir``."""

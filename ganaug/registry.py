@@ -45,11 +45,32 @@ def closest(name: str, known: list[str]) -> str:
     return f" (did you mean {match[0]!r}?)" if match else ""
 
 
+def component_of(
+    kind: str,
+    plugin: str,
+    name: str,
+    factory: Callable[..., Any],
+    options: type | None = None,
+    description: str = "",
+) -> Component:
+    """Check one ``register(...)`` call's arguments and make its :class:`Component`."""
+    if not isinstance(name, str) or not name:
+        raise PluginError(f"plugin {plugin!r} registered a {kind} component without a name")
+    opts = options if options is not None else NoOptions
+    if not attrs.has(opts):
+        raise PluginError(f"plugin {plugin!r}: options of {name!r} must be an attrs class")
+    doc = description or (factory.__doc__ or "").strip().splitlines()[0:1]
+    text = doc if isinstance(doc, str) else (doc[0] if doc else "")
+    return Component(kind, name, factory, opts, text, plugin)
+
+
 class Registry:
     """Components by kind and name; duplicate names are refused with both owners named."""
 
     def __init__(self) -> None:
         self._by_kind: dict[str, dict[str, Component]] = {kind: {} for kind in KINDS}
+        #: Plugins left out (failed or blocked); unknown-name errors name them, as a likely cause.
+        self.not_loaded: list[str] = []
 
     def add(self, component: Component) -> None:
         table = self._by_kind[component.kind]
@@ -70,12 +91,7 @@ class Registry:
         def register(
             name: str, factory: Callable[..., Any], options: type | None = None, description: str = ""
         ) -> None:
-            if not isinstance(name, str) or not name:
-                raise PluginError(f"plugin {plugin!r} registered a {kind} component without a name")
-            opts = options if options is not None else NoOptions
-            doc = description or (factory.__doc__ or "").strip().splitlines()[0:1]
-            text = doc if isinstance(doc, str) else (doc[0] if doc else "")
-            self.add(Component(kind, name, factory, opts, text, plugin))
+            self.add(component_of(kind, plugin, name, factory, options, description))
 
         return register
 
@@ -85,7 +101,12 @@ class Registry:
             return table[name]
         known = sorted(table)
         listed = ", ".join(known) if known else "none registered"
-        raise PluginError(f"unknown {singular(kind)} {name!r}{closest(name, known)}; known: {listed}")
+        missing = ""
+        if self.not_loaded:
+            missing = f" (plugins not loaded: {', '.join(self.not_loaded)} — see `ganaug plugins`)"
+        raise PluginError(
+            f"unknown {singular(kind)} {name!r}{closest(name, known)}; known: {listed}{missing}"
+        )
 
     def names(self, kind: str) -> list[str]:
         return sorted(self._by_kind[kind])

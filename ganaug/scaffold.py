@@ -1,8 +1,8 @@
-"""``ganaug new-plugin NAME``: write a working plugin package to start a third-party plugin from.
+"""``ganaug new-plugin NAME --kind KIND``: write a working plugin package to start from.
 
-The skeleton (from ``ganaug/templates``) has a pyproject with the ``ganaug`` entry
-point, a loss weighter with its attrs options class, a README and passing tests that use
-:mod:`ganaug.testing`.
+The skeleton (from ``ganaug/templates``) has a pyproject with the ``ganaug`` entry point and a
+``test`` extra, one component of the chosen kind (a loss weighter by default) with its attrs
+options class, a README and passing tests that use :mod:`ganaug.testing`.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import string
 from importlib.resources import files
 from pathlib import Path
 
+import attrs
 import click
 
 from ganaug import __version__
@@ -19,14 +20,97 @@ from ganaug import __version__
 NAME = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 PREFIX = "ganaug-"
 
-#: Skeleton file (``{package}`` filled in) -> its template in ``ganaug/templates``.
+#: Skeleton files of every kind (``{package}`` filled in) -> their templates in ``ganaug/templates``.
 FILES: dict[str, str] = {
     "pyproject.toml": "pyproject.toml.tmpl",
     "README.md": "README.md.tmpl",
     "src/{package}/__init__.py": "package_init.py.tmpl",
     "src/{package}/plugin.py": "package_plugin.py.tmpl",
-    "src/{package}/weighter.py": "package_weighter.py.tmpl",
-    "tests/test_plugin.py": "tests_test_plugin.py.tmpl",
+}
+
+
+@attrs.frozen
+class Kind:
+    """What one ``--kind`` writes: its module (``<module>.py.tmpl``, tested by
+    ``test_<module>.py.tmpl``), the hook registering it, and the words its README uses."""
+
+    module: str
+    registry: str  # the registry's kind, e.g. "loss_weighters"
+    what: str
+    description: str
+    summary: str
+    where: str
+    use: str  # a recipe snippet; ``${component}`` filled in
+
+    @property
+    def hook(self) -> str:
+        return f"register_{self.registry}"
+
+    def files(self) -> dict[str, str]:
+        return {
+            **FILES,
+            f"src/{{package}}/{self.module}.py": f"{self.module}.py.tmpl",
+            "tests/test_plugin.py": f"test_{self.module}.py.tmpl",
+        }
+
+
+DEFAULT_KIND = "weighter"
+
+KINDS: dict[str, Kind] = {
+    "generator": Kind(
+        "generator",
+        "generators",
+        "generator",
+        "MLP generator from a latent code to an image",
+        "a small unconditional MLP from the latent code to an image in [-1, 1]",
+        "where a train stage takes a generator",
+        'generator = { name = "${component}", latent_dim = 16 }',
+    ),
+    "weighter": Kind(
+        "weighter",
+        "loss_weighters",
+        "loss weighter",
+        "Weights samples by their mean absolute gap to the real image",
+        "each generated sample's generator loss is weighted by `1 + strength * mean|real - fake|`",
+        "where a train stage takes a loss weighter",
+        'weighter = { name = "${component}", strength = 2.0 }',
+    ),
+    "searcher": Kind(
+        "searcher",
+        "latent_searchers",
+        "latent searcher",
+        "Random search: the best of many latent codes per query",
+        "random search, keeping the best of `candidates` latent codes drawn per query image",
+        "where an augment stage or the `anogan` evaluator takes a searcher",
+        'searcher = { name = "${component}", candidates = 64 }',
+    ),
+    "evaluator": Kind(
+        "evaluator",
+        "evaluators",
+        "evaluator",
+        "Baseline score: distance to the mean training image",
+        "a baseline anomaly score, each test image's distance to the mean training image",
+        "in an evaluate stage's `evaluators`, before the metric evaluators reading its scores",
+        'evaluators = [{ name = "${component}", power = 2.0 }, { name = "roc" }]',
+    ),
+    "data": Kind(
+        "source",
+        "data_sources",
+        "data source",
+        "Seeded synthetic striped images",
+        "seeded synthetic images, each class a bright row at a height of its own over noise",
+        "as its `[data]` source",
+        '[data]\nsource = "${component}"\nclasses = ["a", "b"]\ntrain_per_class = 16',
+    ),
+    "stage": Kind(
+        "stage",
+        "stages",
+        "stage",
+        "Counts the selected images per class",
+        "a metrics stage counting the images of a selection per class into `counts.json`",
+        "as one of its `[[stages]]`",
+        '[[stages]]\nkind = "${component}"\nname = "count"\nimages = { split = "train" }',
+    ),
 }
 
 
@@ -48,18 +132,28 @@ def names_for(name: str) -> dict[str, str]:
     }
 
 
-def scaffold(name: str, parent: Path) -> list[Path]:
-    """Write the plugin skeleton into ``parent/<distribution name>``; return the files written.
-
-    Refuses a target folder that exists and is not empty, so nothing is ever overwritten.
-    """
+def values_for(name: str, kind: str = DEFAULT_KIND) -> dict[str, str]:
+    """Every ``${...}`` a template of ``kind`` may use: the names plus the kind's words."""
     values = names_for(name)
+    spec = KINDS[kind]
+    words = {f.name: getattr(spec, f.name) for f in attrs.fields(Kind)}
+    words["use"] = string.Template(spec.use).substitute(values)
+    return {**values, **words, "hook": spec.hook}
+
+
+def scaffold(name: str, parent: Path, kind: str = DEFAULT_KIND) -> list[Path]:
+    """Write the skeleton of a ``kind`` plugin into ``parent/<distribution name>``; return the
+    files written. Refuses a target folder that exists and is not empty: nothing is overwritten.
+    """
+    if kind not in KINDS:
+        raise ValueError(f"unknown plugin kind {kind!r}; known: {', '.join(KINDS)}")
+    values = values_for(name, kind)
     target = Path(parent) / values["dist"]
     if target.exists() and any(target.iterdir()):
         raise FileExistsError(f"{target} exists and is not empty")
     templates = files("ganaug.templates")
     written: list[Path] = []
-    for relative, template in FILES.items():
+    for relative, template in KINDS[kind].files().items():
         path = target / relative.format(**values)
         text = templates.joinpath(template).read_text(encoding="utf-8")
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -71,6 +165,13 @@ def scaffold(name: str, parent: Path) -> list[Path]:
 @click.command("new-plugin")
 @click.argument("name")
 @click.option(
+    "--kind",
+    type=click.Choice(list(KINDS)),
+    default=DEFAULT_KIND,
+    show_default=True,
+    help="The component the skeleton holds.",
+)
+@click.option(
     "--dir",
     "parent",
     type=click.Path(file_okay=False, path_type=Path),
@@ -78,17 +179,17 @@ def scaffold(name: str, parent: Path) -> list[Path]:
     show_default=True,
     help="Folder to create the plugin package in.",
 )
-def new_plugin(name: str, parent: Path) -> None:
+def new_plugin(name: str, kind: str, parent: Path) -> None:
     """Create a plugin package NAME (e.g. ganaug-my-weighter) with an entry point and tests."""
     try:
-        written = scaffold(name, parent)
+        written = scaffold(name, parent, kind)
     except (ValueError, FileExistsError) as exc:
         raise click.UsageError(str(exc)) from None
-    values = names_for(name)
+    values = values_for(name, kind)
     root = Path(parent) / values["dist"]
     for path in written:
         click.echo(f"  wrote {path.relative_to(root.parent)}")
     click.echo(
-        f"\nNext: cd {root} && pip install -e . && pytest && ganaug plugins\n"
-        f'Use it in a recipe as {{ name = "{values["component"]}" }} where a loss weighter is taken.'
+        f"\nNext: cd {root} && pip install -e '.[test]' && pytest && ganaug plugins\n"
+        f"Use the {values['what']} in a recipe {values['where']}:\n{values['use']}"
     )

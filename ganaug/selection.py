@@ -4,16 +4,24 @@ from __future__ import annotations
 
 import attrs
 
+from ganaug.recipe.schema import option
+
 
 @attrs.frozen
 class ImageSelection:
-    """``{split = "train", classes = ["PNEUMONIA"], add = ["augment"], limit = 100}``.
+    """``{split = "train", classes = ["PNEUMONIA"], add = ["augment"], limit = 100}``."""
 
-    ``add`` names earlier stages that produced images (an augment stage); their images are
-    appended after the real ones. ``limit`` keeps the first N real images (after the seeded split).
-    """
-
-    split: str = attrs.field(default="train", metadata={"split": True})
-    classes: list[str] | None = attrs.field(default=None, metadata={"classes": True})
-    add: list[str] = attrs.field(factory=list, metadata={"stage_ref": "images"})
-    limit: int | None = attrs.field(default=None, validator=attrs.validators.optional(attrs.validators.ge(1)))
+    split: str = option("train", metadata={"split": True}, help="the data split the images come from")
+    classes: list[str] | None = option(
+        None, metadata={"classes": True}, help="the classes to use (unset: every class of the split)"
+    )
+    add: list[str] = option(
+        factory=list,
+        metadata={"stage_ref": "images"},
+        help="earlier stages that made images (augment stages); theirs follow the real ones",
+    )
+    limit: int | None = option(
+        None,
+        validator=attrs.validators.optional(attrs.validators.ge(1)),
+        help="keep the first N real images (after the seeded split)",
+    )

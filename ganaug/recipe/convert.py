@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import typing
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any, Literal
 
@@ -96,16 +97,14 @@ def _validated_attrs_hook(converter: cattrs.Converter) -> Any:
                 with attrs.validators.disabled():
                     instance = base(value, cls)
             except ClassValidationError as exc:
+                # the fields that did structure still have their validators run: a bad type in
+                # one field does not hide a bad value in another
+                failed = failed_fields(exc)
                 every = [*errors, *exc.exceptions]
+                if failed is not None:
+                    every += _validate(cls, _partial(cls, field_values(converter, cls, value, failed)))
                 raise ClassValidationError(f"While structuring {cls.__name__}", every, cls) from None
-            for field in attrs.fields(cls):
-                if field.validator is None:
-                    continue
-                try:
-                    field.validator(instance, field, getattr(instance, field.name))
-                except (ValueError, TypeError) as exc:
-                    exc.__notes__ = [AttributeValidationNote(f"{field.name}", field.name, field.type)]
-                    errors.append(exc)
+            errors += _validate(cls, instance)
             if errors:
                 raise ClassValidationError(f"While structuring {cls.__name__}", errors, cls)
             return instance
@@ -113,6 +112,66 @@ def _validated_attrs_hook(converter: cattrs.Converter) -> Any:
         return structure
 
     return factory
+
+
+def _validate(cls: type, instance: Any) -> list[Exception]:
+    """Run the field validators of ``instance``; those of fields it lacks (a partial one) are skipped."""
+    errors: list[Exception] = []
+    for field in attrs.fields(cls):
+        if field.validator is None or not hasattr(instance, field.name):
+            continue
+        try:
+            field.validator(instance, field, getattr(instance, field.name))
+        except (ValueError, TypeError) as exc:
+            exc.__notes__ = [AttributeValidationNote(f"{field.name}", field.name, field.type)]
+            errors.append(exc)
+        except Exception:  # a validator reading a field this partial instance lacks
+            continue
+    return errors
+
+
+def _partial(cls: type, values: dict[str, Any]) -> Any:
+    """An instance of ``cls`` holding only ``values`` (no ``__init__``), so that the validators of
+    the fields that structured can run while another field failed."""
+    instance = object.__new__(cls)
+    for name, item in values.items():
+        object.__setattr__(instance, name, item)
+    return instance
+
+
+def failed_fields(exc: ClassValidationError) -> set[str] | None:
+    """The fields a structuring failure names; None when part of it names no field."""
+    with_notes, without = exc.group_exceptions()
+    if without or not all(isinstance(note, AttributeValidationNote) for _, note in with_notes):
+        return None
+    return {note.name for _, note in with_notes}  # type: ignore[attr-defined]
+
+
+def field_values(
+    converter: cattrs.Converter, cls: type, value: dict[str, Any], skip: Collection[str]
+) -> dict[str, Any]:
+    """The fields of ``cls`` outside ``skip``, each structured alone from ``value`` or its default.
+
+    A required field that is missing, a default computed from the instance, a field with an attrs
+    converter, or a value that fails alone is left out.
+    """
+    attrs.resolve_types(cls)
+    values: dict[str, Any] = {}
+    for field in attrs.fields(cls):
+        if field.name in skip or field.converter is not None:
+            continue
+        if field.name in value:
+            item = value[field.name]
+            try:
+                values[field.name] = item if field.type is None else converter.structure(item, field.type)
+            except Exception:  # reported where the whole class was structured
+                continue
+        elif isinstance(field.default, attrs.Factory):  # type: ignore[arg-type]
+            if not field.default.takes_self:  # type: ignore[union-attr]
+                values[field.name] = field.default.factory()  # type: ignore[union-attr]
+        elif field.default is not attrs.NOTHING:
+            values[field.name] = field.default
+    return values
 
 
 def _component_ref(value: Any, _: type) -> Any:
@@ -244,11 +303,19 @@ def problems_from(exc: BaseException, path: str) -> list[Problem]:
             found += problems_from(inner, path)
         return found
     if isinstance(exc, ForbiddenExtraKeysError):
-        return [Problem(join(path, key), "unknown option") for key in sorted(exc.extra_fields)]
+        return [_unknown(exc.cl, key, path) for key in sorted(exc.extra_fields)]
     if isinstance(exc, KeyError):
         return [Problem(path, "required option is missing")]
     message = str(exc) or type(exc).__name__
     return [Problem(path, message)]
+
+
+def _unknown(cls: type, key: str, path: str) -> Problem:
+    """An unknown key's problem; a field's former name (``renamed_from``) says what replaced it."""
+    from ganaug.recipe.schema import renamed_options
+
+    current = renamed_options(cls).get(key)
+    return Problem(join(path, key), f"renamed: use {current}" if current else "unknown option")
 
 
 def structure(converter: cattrs.Converter, value: Any, cls: type, path: str) -> tuple[Any, list[Problem]]:

@@ -10,9 +10,18 @@ from typing import Any
 
 import attrs
 
+from ganaug.building import builder
+from ganaug.capabilities import DeclaresImage, DeclaresNames
 from ganaug.errors import Problem, RecipeError
 from ganaug.recipe.convert import describe, join, make_converter, structure
-from ganaug.recipe.resolve import Scope, parse_ref, resolve_component, resolve_fields, resolve_stage
+from ganaug.recipe.resolve import (
+    Scope,
+    check_unstructured,
+    parse_ref,
+    resolve_component,
+    resolve_fields,
+    resolve_stage,
+)
 from ganaug.recipe.schema import NAME_PATTERN, Recipe, RunSection, StageSpec
 from ganaug.registry import Registry
 
@@ -69,6 +78,8 @@ def _resolve(raw: dict[str, Any], registry: Registry, problems: list[Problem], s
     scope = Scope(registry, converter, {}, None, None)
     if run is not None:
         run = resolve_fields(run, "run", scope)
+    else:
+        check_unstructured(RunSection, raw.get("run", {}), "run", found, scope)
     data = None
     if "data" not in raw:
         problems.append(Problem("data", "required: a [data] table with source = <data source>"))
@@ -78,27 +89,38 @@ def _resolve(raw: dict[str, Any], registry: Registry, problems: list[Problem], s
         if ref is not None:
             data = resolve_component(ref, "data_sources", "data", scope)
             if data is not None and data.options is not None:
-                source_obj = registry.get("data_sources", data.name).build(data.options)
-                scope.splits = _declared(source_obj, "declared_splits")
-                scope.classes = _declared(source_obj, "declared_classes")
-                image = getattr(source_obj, "declared_image", None)
-                scope.image = image() if callable(image) else None
-    stages = [resolve_stage(spec, path, scope) for spec, path in _stage_specs(raw, scope.problems)]
+                source_obj = builder(registry)(data)
+                if isinstance(source_obj, DeclaresNames):
+                    scope.splits = _listed(source_obj.declared_splits())
+                    scope.classes = _listed(source_obj.declared_classes())
+                if isinstance(source_obj, DeclaresImage):
+                    scope.image = source_obj.declared_image()
+    stages = [
+        resolve_stage(spec, path, scope, record=record)
+        for spec, path, record in _stage_specs(raw, scope.problems, scope.produced)
+    ]
     problems += scope.problems
     return Recipe(run or RunSection(), data, tuple(stages), source)  # type: ignore[arg-type]
 
 
-def _declared(source: Any, method: str) -> list[str] | None:
-    fn = getattr(source, method, None)
-    return list(fn()) if callable(fn) and fn() is not None else None
+def _listed(names: Any) -> list[str] | None:
+    return list(names) if names is not None else None
 
 
-def _stage_specs(raw: dict[str, Any], problems: list[Problem]) -> list[tuple[StageSpec, str]]:
+def _stage_specs(
+    raw: dict[str, Any], problems: list[Problem], produced: dict[str, frozenset[str]]
+) -> list[tuple[StageSpec, str, bool]]:
+    """Each stage table with its path and whether its name is to be recorded for later stages.
+
+    A stage whose name is bad or used twice still has its options checked (under a stand-in
+    name, not recorded); one without a kind cannot be, but its name is recorded as producing
+    everything, so that later stages naming it get no knock-on problem.
+    """
     stages = raw.get("stages", [])
     if not isinstance(stages, list) or not stages:
         problems.append(Problem("stages", "required: at least one [[stages]] table"))
         return []
-    specs: list[tuple[StageSpec, str]] = []
+    specs: list[tuple[StageSpec, str, bool]] = []
     seen: set[str] = set()
     for i, table in enumerate(stages):
         path = f"stages[{i}]"
@@ -109,17 +131,22 @@ def _stage_specs(raw: dict[str, Any], problems: list[Problem]) -> list[tuple[Sta
         kind, name = body.pop("kind", None), body.pop("name", None)
         if not isinstance(kind, str):
             problems.append(Problem(join(path, "kind"), "required: the stage kind (e.g. 'train')"))
+            if isinstance(name, str) and name not in seen:
+                seen.add(name)
+                produced[name] = frozenset({"model", "images", "metrics"})
             continue
         if name is None:
             name = kind if kind not in seen else f"{kind}{i}"
+        record = True
         if not isinstance(name, str) or not NAME_PATTERN.match(name):
             problems.append(Problem(join(path, "name"), f"expected a stage name, got {describe(name)}"))
-            continue
-        if name in seen:
+            record = isinstance(name, str) and name not in seen
+        elif name in seen:
             problems.append(Problem(join(path, "name"), f"stage name {name!r} is used twice"))
-            continue
-        seen.add(name)
-        specs.append((StageSpec(kind, name, body), path))
+            record = False
+        if record:
+            seen.add(name)
+        specs.append((StageSpec(kind, name if isinstance(name, str) else f"{kind}{i}", body), path, record))
     return specs
 
 

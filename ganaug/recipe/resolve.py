@@ -5,13 +5,16 @@ Every problem found is collected (never only the first), each with its recipe pa
 
 from __future__ import annotations
 
+import types
+import typing
 from typing import Any
 
 import attrs
 import cattrs
 
+from ganaug.building import create
 from ganaug.errors import PluginError, Problem
-from ganaug.recipe.convert import describe, join, structure
+from ganaug.recipe.convert import describe, field_values, join, structure
 from ganaug.recipe.schema import ComponentRef, StageSpec
 from ganaug.registry import Registry
 
@@ -54,6 +57,7 @@ def resolve_component(ref: ComponentRef, kind: str, path: str, scope: Scope) -> 
     options, problems = structure(scope.converter, ref.raw, component.options, path)
     scope.problems += problems
     if options is None:
+        check_unstructured(component.options, ref.raw, path, problems, scope)
         return None
     options = resolve_fields(options, path, scope)
     if kind in NETWORK_KINDS and scope.image is not None:
@@ -71,7 +75,7 @@ def _check_network(component: Any, options: Any, path: str, scope: Scope) -> Non
     but its first use imports torch's compiler stack, seconds on every ``validate``.)"""
     image = scope.image
     try:
-        component.build(options, image=image)
+        create(scope.registry, component, options, image=image)
     except (ValueError, TypeError) as exc:
         shape = f"{image.channels}x{image.size}x{image.size}"
         scope.problems.append(Problem(path, f"{component.name!r} cannot take {shape} images: {exc}"))
@@ -111,22 +115,69 @@ def resolve_fields(options: Any, path: str, scope: Scope) -> Any:
     changes: dict[str, Any] = {}
     for field in attrs.fields(type(options)):
         value = getattr(options, field.name)
-        where = join(path, field.name)
-        meta = field.metadata
-        if "component" in meta:
-            value = _with_default_options(value, field)
-            changes[field.name] = _resolve_component_field(value, meta["component"], where, scope)
-        elif "stage_ref" in meta:
-            _check_stage_ref(value, meta["stage_ref"], where, scope)
-        elif meta.get("split"):
-            _check_names(value, scope.splits, "split", where, scope)
-        elif meta.get("classes"):
-            _check_names(value, scope.classes, "class", where, scope)
-        elif attrs.has(type(value)):
-            changes[field.name] = resolve_fields(value, where, scope)
-        elif isinstance(value, list) and value and attrs.has(type(value[0])):
-            changes[field.name] = [resolve_fields(v, join(where, i), scope) for i, v in enumerate(value)]
+        resolved = _resolve_field(field, value, join(path, field.name), scope)
+        if resolved is not value:
+            changes[field.name] = resolved
     return attrs.evolve(options, **changes) if changes else options
+
+
+def _resolve_field(field: attrs.Attribute, value: Any, where: str, scope: Scope) -> Any:
+    """Resolve or check one options field; return its resolved value."""
+    meta = field.metadata
+    if "component" in meta:
+        return _resolve_component_field(_with_default_options(value, field), meta["component"], where, scope)
+    if "stage_ref" in meta:
+        _check_stage_ref(value, meta["stage_ref"], where, scope)
+    elif meta.get("split"):
+        _check_names(value, scope.splits, "split", where, scope)
+    elif meta.get("classes"):
+        _check_names(value, scope.classes, "class", where, scope)
+    elif attrs.has(type(value)):
+        return resolve_fields(value, where, scope)
+    elif isinstance(value, list) and value and attrs.has(type(value[0])):
+        return [resolve_fields(v, join(where, i), scope) for i, v in enumerate(value)]
+    return value
+
+
+def check_unstructured(cls: type, raw: Any, path: str, failed: list[Problem], scope: Scope) -> None:
+    """``raw`` did not structure into ``cls`` (``failed`` says why): still resolve and check every
+    field without a problem of its own (component references, stage and data names, nested
+    tables), so that one level's problems do not hide another's. A field with a problem at or
+    under its path is not checked again, but a nested table's other fields are."""
+    if not attrs.has(cls) or not isinstance(raw, dict) or _at_or_under(path, failed, exact=True):
+        return
+    bad = {field.name for field in attrs.fields(cls) if _at_or_under(join(path, field.name), failed)}
+    good = field_values(scope.converter, cls, raw, bad)
+    for field in attrs.fields(cls):
+        where = join(path, field.name)
+        if field.name in good:
+            _resolve_field(field, good[field.name], where, scope)
+        elif field.name in bad and field.name in raw:
+            nested, many = _nested_class(field.type)
+            if nested is None:
+                continue
+            if not many:
+                check_unstructured(nested, raw[field.name], where, failed, scope)
+            elif isinstance(raw[field.name], list):
+                for i, item in enumerate(raw[field.name]):
+                    check_unstructured(nested, item, join(where, i), failed, scope)
+
+
+def _at_or_under(path: str, problems: list[Problem], *, exact: bool = False) -> bool:
+    """Whether a problem is located at ``path`` (or, unless ``exact``, inside it)."""
+    return any(
+        p.path == path or (not exact and p.path.startswith((f"{path}.", f"{path}["))) for p in problems
+    )
+
+
+def _nested_class(tp: Any) -> tuple[type | None, bool]:
+    """The attrs class a field type holds (``X``, ``X | None``, ``list[X]``) and whether in a list."""
+    args = [a for a in typing.get_args(tp) if a is not type(None)]
+    if typing.get_origin(tp) in (typing.Union, types.UnionType) and len(args) == 1:
+        return _nested_class(args[0])
+    if typing.get_origin(tp) in (list, tuple) and args and attrs.has(args[0]):
+        return args[0], True
+    return (tp, False) if isinstance(tp, type) and attrs.has(tp) else (None, False)
 
 
 def _with_default_options(value: Any, field: attrs.Attribute) -> Any:
@@ -162,18 +213,28 @@ def _resolve_component_field(value: Any, kind: str, path: str, scope: Scope) -> 
     return ref and resolve_component(ref, kind, path, scope)
 
 
-def resolve_stage(spec: StageSpec, path: str, scope: Scope) -> StageSpec:
-    """Structure one stage's options and record what it produces for the stages after it."""
+def declared_products(factory: Any) -> frozenset[str]:
+    """What a stage kind declares it hands on (``Stage.produces`` on its factory class): a subset of
+    ``model``, ``images``, ``metrics``; nothing when it declares none."""
+    return frozenset(getattr(factory, "produces", frozenset()))
+
+
+def resolve_stage(spec: StageSpec, path: str, scope: Scope, *, record: bool = True) -> StageSpec:
+    """Structure one stage's options and (if ``record``) record what it produces for later stages."""
     try:
         component = scope.registry.get("stages", spec.kind)
     except PluginError as exc:
         scope.problems.append(Problem(join(path, "kind"), str(exc)))
-        scope.produced[spec.name] = frozenset({"model", "images", "metrics"})  # no cascade
+        if record:
+            scope.produced[spec.name] = frozenset({"model", "images", "metrics"})  # no cascade
         return spec
     options, problems = structure(scope.converter, spec.raw, component.options, path)
     scope.problems += problems
-    produces = frozenset(getattr(component.factory, "produces", frozenset()))
+    produces = declared_products(component.factory)
     if options is not None:
         options = resolve_fields(options, path, scope)
-    scope.produced[spec.name] = produces
+    else:
+        check_unstructured(component.options, spec.raw, path, problems, scope)
+    if record:
+        scope.produced[spec.name] = produces
     return attrs.evolve(spec, options=options)

@@ -21,6 +21,45 @@ def _name(_: object, __: attrs.Attribute, value: str) -> None:
         raise ValueError(f"expected letters, digits, '_', '-' or '.', got {value!r}")
 
 
+HELP = "help"  # field metadata: the option's one-line description (``ganaug options``, docs)
+RENAMED_FROM = "renamed_from"  # field metadata: former names, answered with "renamed: use <name>"
+
+
+def option(
+    default: Any = attrs.NOTHING,
+    *,
+    help: str,
+    validator: Any = None,
+    factory: Any = None,
+    renamed_from: str | tuple[str, ...] = (),
+    metadata: dict[str, Any] | None = None,
+) -> Any:
+    """An options field with its one-line ``help``; ``renamed_from`` names the field's former
+    names, which a recipe still using them is told to replace."""
+    meta = {**(metadata or {}), HELP: help}
+    if renamed_from:
+        meta[RENAMED_FROM] = (renamed_from,) if isinstance(renamed_from, str) else tuple(renamed_from)
+    if factory is not None:
+        return attrs.field(factory=factory, validator=validator, metadata=meta)
+    return attrs.field(default=default, validator=validator, metadata=meta)
+
+
+def help_of(field: attrs.Attribute) -> str:
+    """The one-line help of an options field ("" when it has none)."""
+    return str(field.metadata.get(HELP, ""))
+
+
+def renamed_options(cls: type) -> dict[str, str]:
+    """``{former name: current name}`` for the fields of the attrs class ``cls``."""
+    if not attrs.has(cls):
+        return {}
+    return {old: field.name for field in attrs.fields(cls) for old in field.metadata.get(RENAMED_FROM, ())}
+
+
+def _meta(key: str, value: Any, help: str | None) -> dict[str, Any]:
+    return {key: value} if help is None else {key: value, HELP: help}
+
+
 @attrs.frozen
 class ComponentRef:
     """A recipe's reference to a component: its registered name plus its options table.
@@ -40,12 +79,20 @@ class RunSection:
     """``[run]``: what the run is called, its seed, device and where outputs go; ``trackers``
     (e.g. ``["tensorboard"]``) receive losses, samples and metrics while the run goes on."""
 
-    name: str = attrs.field(default="run", validator=_name)
-    seed: int = attrs.field(default=0, validator=[attrs.validators.ge(0), attrs.validators.lt(2**63)])
-    device: str = attrs.field(default="auto", validator=_device)
-    output_dir: str = "runs"
-    deterministic: bool = True
-    trackers: list[ComponentRef] | None = attrs.field(default=None, metadata={"component": "trackers"})
+    name: str = option(
+        "run", validator=_name, help="the run's name; its folder is <output_dir>/<name>-<date>-<time>"
+    )
+    seed: int = option(
+        0,
+        validator=[attrs.validators.ge(0), attrs.validators.lt(2**63)],
+        help="master seed every stage's seed is derived from",
+    )
+    device: str = option("auto", validator=_device, help="auto, cpu, cuda, cuda:N or mps")
+    output_dir: str = option("runs", help="folder that holds the run folders")
+    deterministic: bool = option(True, help="ask torch for deterministic kernels (repeatable results)")
+    trackers: list[ComponentRef] | None = option(
+        None, metadata={"component": "trackers"}, help="trackers that receive losses, samples and metrics"
+    )
 
 
 @attrs.frozen
@@ -75,24 +122,26 @@ class Recipe:
         raise KeyError(name)
 
 
-def component(kind: str, default: str | None = None, **default_options: Any) -> Any:
+def component(
+    kind: str, default: str | None = None, *, help: str | None = None, **default_options: Any
+) -> Any:
     """An options field naming a component of ``kind`` (``"generators"``, ...), with a default."""
     if default is None:
-        return attrs.field(metadata={"component": kind})
+        return attrs.field(metadata=_meta("component", kind, help))
     return attrs.field(
-        factory=lambda: ComponentRef(default, dict(default_options)), metadata={"component": kind}
+        factory=lambda: ComponentRef(default, dict(default_options)), metadata=_meta("component", kind, help)
     )
 
 
-def components(kind: str, *defaults: str) -> Any:
+def components(kind: str, *defaults: str, help: str | None = None) -> Any:
     """An options field holding an ordered list of components of ``kind``."""
     return attrs.field(
         factory=lambda: [ComponentRef(name) for name in defaults],
-        metadata={"component": kind},
+        metadata=_meta("component", kind, help),
     )
 
 
-def stage_ref(produces: str, *, default: Any = attrs.NOTHING) -> Any:
+def stage_ref(produces: str, *, default: Any = attrs.NOTHING, help: str | None = None) -> Any:
     """An options field naming an earlier stage (or a list of them) that ``produces`` something
     (``"model"``, ``"images"``, ``"metrics"``)."""
-    return attrs.field(default=default, metadata={"stage_ref": produces})
+    return attrs.field(default=default, metadata=_meta("stage_ref", produces, help))

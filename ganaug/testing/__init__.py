@@ -11,6 +11,7 @@ from ganaug.testing.checks import (
     check_component,
     check_data_source,
     check_discriminator,
+    check_encoder,
     check_gan_loss,
     check_generator,
     check_latent_searcher,
@@ -21,6 +22,7 @@ from ganaug.testing.hosts import plugin_host, registered
 from ganaug.testing.tiny import (
     TINY,
     TinyDiscriminator,
+    TinyEncoder,
     TinyGenerator,
     TinyNetOptions,
     TinyPlugin,
@@ -32,10 +34,15 @@ from ganaug.testing.tiny import (
     tiny_images,
     tiny_recipe,
 )
+from ganaug.testing.toys import ConditionalToyGenerator, ConvDiscriminator, SubspaceGenerator
 
 __all__ = [
     "TINY",
+    "ConditionalToyGenerator",
+    "ConvDiscriminator",
+    "SubspaceGenerator",
     "TinyDiscriminator",
+    "TinyEncoder",
     "TinyGenerator",
     "TinyNetOptions",
     "TinyPlugin",
@@ -44,6 +51,7 @@ __all__ = [
     "check_component",
     "check_data_source",
     "check_discriminator",
+    "check_encoder",
     "check_gan_loss",
     "check_generator",
     "check_latent_searcher",

@@ -12,13 +12,23 @@ import tomli_w
 import torch
 from torch import Tensor, nn
 
+from ganaug.building import create
+from ganaug.capabilities import DeclaresImage, DeclaresNames, PenalisedLoss, UsesEncoder
 from ganaug.errors import RecipeError
 from ganaug.interfaces import DataBundle, ImageSpec, SearchResult
 from ganaug.plugins import PluginHost
 from ganaug.recipe.convert import make_converter, structure
 from ganaug.recipe.schema import ComponentRef
 from ganaug.registry import Registry
-from ganaug.testing.tiny import MEDIUM, NET, SMALL, TinyDiscriminator, TinyGenerator, tiny_images
+from ganaug.testing.tiny import (
+    MEDIUM,
+    NET,
+    SMALL,
+    TinyDiscriminator,
+    TinyEncoder,
+    TinyGenerator,
+    tiny_images,
+)
 
 
 def _expect(condition: bool, message: str) -> None:
@@ -66,7 +76,8 @@ def check_generator(generator: Any, image: ImageSpec, batch: int = 3, seed: int 
     with torch.no_grad():
         out = generator(z, x)
     generator.train(was_training)
-    _expect(tuple(out.shape) == (batch, *image.shape), f"generator output {tuple(out.shape)}")
+    want = (batch, *image.shape)
+    _expect(tuple(out.shape) == want, f"generator output {tuple(out.shape)}, expected {want} (N, C, H, W)")
     _expect(out.dtype == torch.float32, f"generator output dtype {out.dtype}, expected float32")
     _finite(out, "generator output")
     _expect(float(out.abs().max()) <= 1.0 + 1e-5, "generator output leaves [-1, 1]")
@@ -81,12 +92,34 @@ def check_discriminator(discriminator: Any, image: ImageSpec, batch: int = 3, se
     _expect(isinstance(out, tuple) and len(out) == 2, "discriminator must return (logits, features)")
     logits, features = out
     _expect(tuple(logits.shape) == (batch,), f"logits shape {tuple(logits.shape)}, expected ({batch},)")
-    _expect(isinstance(features, Tensor) and features.shape[0] == batch, "features must be [N, ...]")
+    got = tuple(features.shape) if isinstance(features, Tensor) else type(features).__name__
+    _expect(
+        isinstance(features, Tensor) and features.shape[0] == batch,
+        f"features {got}, expected ({batch}, ...)",
+    )
     _finite(logits, "logits")
     logits.sum().backward()
     discriminator.zero_grad(set_to_none=True)
     _expect(x.grad is not None and bool(x.grad.abs().sum() > 0), "no gradient reaches the input image")
     return logits.detach(), features.detach()
+
+
+def check_encoder(
+    encoder: Any, image: ImageSpec = SMALL, latent_dim: int = NET.latent_dim, batch: int = 3
+) -> Tensor:
+    """An ``nn.Module`` with ``latent_dim`` giving finite codes ``[N, latent_dim]`` for images, with
+    gradients reaching its parameters (an encoder stage trains it through G)."""
+    _expect(isinstance(encoder, nn.Module), "an encoder must be an nn.Module")
+    _expect(encoder.latent_dim == latent_dim, f"latent_dim is {encoder.latent_dim}, asked for {latent_dim}")
+    z = encoder(_batch(image, batch, 0))
+    want = (batch, latent_dim)
+    _expect(tuple(z.shape) == want, f"encoder output {tuple(z.shape)}, expected {want} (N, latent_dim)")
+    _finite(z, "encoder output")
+    z.pow(2).sum().backward()
+    grads = [p.grad for p in encoder.parameters() if p.grad is not None]
+    encoder.zero_grad(set_to_none=True)
+    _expect(bool(grads), "no gradient reaches the encoder's parameters")
+    return z.detach()
 
 
 def check_gan_loss(
@@ -105,7 +138,7 @@ def check_gan_loss(
     _expect(tuple(g_loss.shape) == (batch,), f"generator_loss shape {tuple(g_loss.shape)}, expected [N]")
     _finite(g_loss, "generator_loss")
     found = {"discriminator_loss": d_loss.detach(), "generator_loss": g_loss.detach()}
-    if callable(getattr(loss, "discriminator_penalty", None)):
+    if isinstance(loss, PenalisedLoss):
         critic = discriminator or TinyDiscriminator(NET, image)
         penalty = loss.discriminator_penalty(critic, _batch(image, batch, 1), _batch(image, batch, 2))
         _expect(isinstance(penalty, Tensor) and penalty.ndim == 0, "discriminator_penalty must be a scalar")
@@ -130,12 +163,18 @@ def check_loss_weighter(weighter: Any, image: ImageSpec = SMALL, batch: int = 4)
 def check_latent_searcher(searcher: Any, image: ImageSpec = SMALL, batch: int = 3) -> SearchResult:
     """``search`` on tiny networks returns a :class:`SearchResult` with one row per query."""
     generator, discriminator = TinyGenerator(image=image).eval(), TinyDiscriminator(image=image).eval()
+    if isinstance(searcher, UsesEncoder):  # it starts from an encoder's codes: give it one
+        searcher = searcher.with_encoder(TinyEncoder(image=image, latent_dim=generator.latent_dim).eval())
     result = searcher.search(generator, discriminator, _batch(image, batch, 3), seed=0)
     _expect(isinstance(result, SearchResult), "search must return a SearchResult")
     for field in attrs.fields(SearchResult):
         value = getattr(result, field.name)
         dim = 1 if field.name == "loss_history" else 0
-        _expect(value.shape[dim] == batch, f"SearchResult.{field.name} has {value.shape[dim]} rows")
+        if value is None:  # an optional field the searcher does not report
+            continue
+        _expect(
+            value.shape[dim] == batch, f"SearchResult.{field.name}: {value.shape[dim]} rows, expected {batch}"
+        )
     _expect(tuple(result.generated.shape) == (batch, *image.shape), "generated images have the wrong shape")
     _finite(result.score, "SearchResult.score")
     return result
@@ -156,9 +195,14 @@ def check_data_source(source: Any, seed: int = 0) -> DataBundle:
         )
         _expect(float(images.images.abs().max()) <= 1.0 + 1e-5, f"split {name}: images leave [-1, 1]")
         _expect(images.classes == bundle.classes, f"split {name}: class list differs from the bundle's")
-    for method, got in (("declared_splits", set(bundle.splits)), ("declared_classes", set(bundle.classes))):
-        declared = getattr(source, method, lambda: None)()
-        _expect(declared is None or set(declared) == got, f"{method}() says {declared}, load gave {got}")
+    if isinstance(source, DeclaresNames):
+        for method, declared, got in (
+            ("declared_splits", source.declared_splits(), set(bundle.splits)),
+            ("declared_classes", source.declared_classes(), set(bundle.classes)),
+        ):
+            _expect(declared is None or set(declared) == got, f"{method}() says {declared}, load gave {got}")
+    if isinstance(source, DeclaresImage) and (image := source.declared_image()) is not None:
+        _expect(bundle.spec == image, f"declared_image() says {image}, load gave {bundle.spec}")
     return bundle
 
 
@@ -168,6 +212,7 @@ _CHECKS = {
     "gan_losses": check_gan_loss,
     "loss_weighters": check_loss_weighter,
     "latent_searchers": check_latent_searcher,
+    "encoders": check_encoder,
 }
 
 
@@ -187,8 +232,10 @@ def check_component(
     ref = resolve_component(ComponentRef(name, dict(table or {})), kind, f"{kind}.{name}", scope)
     if ref is None or scope.problems:
         raise RecipeError(scope.problems, f"check_component({kind!r}, {name!r})")
-    context = {"image": image} if kind in ("generators", "discriminators") else {}
-    built = registry.get(kind, name).build(ref.options, **context)
+    context: dict[str, Any] = {"image": image} if kind in ("generators", "discriminators") else {}
+    if kind == "encoders":
+        context = {"image": image, "latent_dim": NET.latent_dim}
+    built = create(registry, registry.get(kind, name), ref.options, **context)
     if kind == "data_sources":
         check_data_source(built)
     elif kind in _CHECKS:

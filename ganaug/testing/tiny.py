@@ -135,8 +135,29 @@ class TinyDiscriminator(nn.Module):
         return self.head(features).squeeze(1), features
 
 
+class TinyEncoder(nn.Module):
+    """A one-hidden-layer MLP encoder ``forward(x) -> z[N, latent_dim]`` (``latent_dim`` defaults to
+    the options'; an encoder stage passes its generator's)."""
+
+    def __init__(
+        self, options: TinyNetOptions = NET, image: ImageSpec = SMALL, latent_dim: int | None = None
+    ):
+        super().__init__()
+        self.latent_dim = options.latent_dim if latent_dim is None else latent_dim
+        pixels = image.channels * image.size * image.size
+        self.net = nn.Sequential(
+            nn.Flatten(),
+            nn.Linear(pixels, options.hidden),
+            nn.LeakyReLU(0.2),
+            nn.Linear(options.hidden, self.latent_dim),
+        )
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.net(x)
+
+
 class TinyPlugin:
-    """Registers ``tiny`` as a data source, a generator and a discriminator, for quick runs."""
+    """Registers ``tiny`` as a data source, a generator, a discriminator and an encoder, for quick runs."""
 
     plugin_name = "ganaug.testing:tiny"
 
@@ -151,6 +172,10 @@ class TinyPlugin:
     @hookimpl
     def register_discriminators(self, register: Register) -> None:
         register("tiny", TinyDiscriminator, options=TinyNetOptions, description="Tiny MLP discriminator")
+
+    @hookimpl
+    def register_encoders(self, register: Register) -> None:
+        register("tiny", TinyEncoder, options=TinyNetOptions, description="Tiny MLP encoder")
 
 
 TINY = TinyPlugin()

@@ -12,10 +12,13 @@ from typing import Any, Literal
 
 import attrs
 import numpy as np
+from torch import Tensor
 
 from ganaug.context import DataContext
 from ganaug.errors import DataError
 from ganaug.interfaces import DataBundle, ImageSpec
+from ganaug.preprocessing import Preprocessing
+from ganaug.recipe.schema import option
 from ganaug_plugins.data.bundle import OnError, by_class, make_bundle, report_skipped
 from ganaug_plugins.data.cache import Decoded, cached_decode
 from ganaug_plugins.data.decode import (
@@ -25,6 +28,7 @@ from ganaug_plugins.data.decode import (
     UnreadableImage,
     decode_image,
 )
+from ganaug_plugins.data.reading import describe, read_file
 from ganaug_plugins.data.scan import ImageFile, Layout, scan_folder
 from ganaug_plugins.data.split import deal, split_validator
 
@@ -56,20 +60,44 @@ def _split_rule(options: FolderOptions) -> str:
 class FolderOptions:
     """Options of the ``folder`` source; defaults give 64x64 grayscale, centre-cropped."""
 
-    root: Path
-    classes: list[str] | None = attrs.field(default=None, validator=_names)
-    layout: Layout = attrs.field(default="pooled", validator=attrs.validators.in_(("pooled", "tree")))
-    split: dict[str, Any] | None = attrs.field(
-        default=None, validator=split_validator(known=lambda o: o.classes, required=_split_rule)
+    root: Path = option(help="the folder tree's root (~ is expanded)")
+    classes: list[str] | None = option(
+        None, validator=_names, help="class folders to load, in label order (unset: every class folder)"
     )
-    image_size: int = attrs.field(default=64, validator=[attrs.validators.ge(4), attrs.validators.le(4096)])
-    channels: Literal[1, 3] = attrs.field(default=1, validator=attrs.validators.in_((1, 3)))
-    resize: ResizeMode = attrs.field(
-        default="crop", validator=attrs.validators.in_(("crop", "pad", "stretch"))
+    layout: Layout = option(
+        "pooled",
+        validator=attrs.validators.in_(("pooled", "tree")),
+        help="pooled: root/<class>/ dealt out by split; tree: root/<split>/<class>/ as the splits",
     )
-    extensions: list[str] = attrs.field(factory=lambda: list(DEFAULT_EXTENSIONS), validator=_extensions)
-    on_error: OnError = attrs.field(default="error", validator=attrs.validators.in_(("error", "skip")))
-    cache: bool = True
+    split: dict[str, Any] | None = option(
+        None,
+        validator=split_validator(known=lambda o: o.classes, required=_split_rule),
+        help="images per split and class: { train = { A = 100 }, test = { A = 'rest' } } (pooled only)",
+    )
+    image_size: int = option(
+        64,
+        validator=[attrs.validators.ge(4), attrs.validators.le(4096)],
+        help="side of the square images, in pixels",
+    )
+    channels: Literal[1, 3] = option(
+        1, validator=attrs.validators.in_((1, 3)), help="1 (grayscale) or 3 (RGB)"
+    )
+    resize: ResizeMode = option(
+        "crop",
+        validator=attrs.validators.in_(("crop", "pad", "stretch")),
+        help="to a square: centre crop, pad with black, or stretch",
+    )
+    extensions: list[str] = option(
+        factory=lambda: list(DEFAULT_EXTENSIONS),
+        validator=_extensions,
+        help="file endings read as images (case-insensitive)",
+    )
+    on_error: OnError = option(
+        "error",
+        validator=attrs.validators.in_(("error", "skip")),
+        help="an unreadable image: error stops the run, skip leaves it out and lists it in skipped.csv",
+    )
+    cache: bool = option(True, help="keep the decoded images in the cache between runs")
 
     @property
     def preprocess(self) -> Preprocess:
@@ -90,6 +118,13 @@ class FolderSource:
 
     def declared_image(self) -> ImageSpec:
         return ImageSpec(channels=self.options.channels, size=self.options.image_size)
+
+    def preprocessing(self) -> Preprocessing:
+        return describe(self.options.preprocess)
+
+    def read_image(self, path: Path) -> Tensor:
+        """A new image file, decoded exactly as the tree's files are."""
+        return read_file(path, self.options.preprocess)
 
     def load(self, ctx: DataContext) -> DataBundle:
         opts = self.options

@@ -15,13 +15,17 @@ from typing import Any
 
 import attrs
 import numpy as np
+from torch import Tensor
 
 from ganaug.context import DataContext
 from ganaug.errors import DataError
 from ganaug.interfaces import DataBundle, ImageSpec
+from ganaug.preprocessing import Preprocessing
+from ganaug.recipe.schema import option
 from ganaug_plugins.data.bundle import by_class, make_bundle
 from ganaug_plugins.data.cache import Decoded, cached_decode
 from ganaug_plugins.data.decode import resize_gray
+from ganaug_plugins.data.reading import describe, gray, read_file
 from ganaug_plugins.data.split import deal, split_validator
 
 _UBYTE = 0x08
@@ -72,16 +76,24 @@ def _split_required(options: Any) -> str:
 
 @attrs.frozen
 class IdxOptions:
-    """Options of the ``idx`` source; ``class_names[i]`` names label ``i`` (default: ``"i"``)."""
+    """Options of the ``idx`` source (an IDX image file and its label file, as MNIST ships)."""
 
-    images: Path
-    labels: Path
-    split: dict[str, Any] | None = attrs.field(
-        default=None, validator=split_validator(known=lambda o: o.class_names, required=_split_required)
+    images: Path = option(help="IDX file of unsigned-byte images [N, rows, cols]")
+    labels: Path = option(help="IDX file of unsigned-byte labels [N]")
+    split: dict[str, Any] | None = option(
+        None,
+        validator=split_validator(known=lambda o: o.class_names, required=_split_required),
+        help="images per split and class: { train = { 8 = 400 }, test = { 8 = 'rest' } }",
     )
-    class_names: list[str] | None = attrs.field(default=None, validator=_names)
-    image_size: int = attrs.field(default=32, validator=[attrs.validators.ge(4), attrs.validators.le(4096)])
-    cache: bool = True
+    class_names: list[str] | None = option(
+        None, validator=_names, help='class_names[i] names label i (unset: the label itself, "i")'
+    )
+    image_size: int = option(
+        32,
+        validator=[attrs.validators.ge(4), attrs.validators.le(4096)],
+        help="side of the square images, in pixels (resized)",
+    )
+    cache: bool = option(True, help="keep the decoded images in the cache between runs")
 
 
 class IdxSource:
@@ -98,6 +110,13 @@ class IdxSource:
 
     def declared_image(self) -> ImageSpec:
         return ImageSpec(channels=1, size=self.options.image_size)
+
+    def preprocessing(self) -> Preprocessing:
+        """The run's digits are stretched to ``image_size``; a new image file is read likewise."""
+        return describe(gray(self.options.image_size), data="IDX unsigned-byte digits, resized")
+
+    def read_image(self, path: Path) -> Tensor:
+        return read_file(path, gray(self.options.image_size))
 
     def load(self, ctx: DataContext) -> DataBundle:
         opts = self.options

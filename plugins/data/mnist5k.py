@@ -15,13 +15,17 @@ from typing import Any
 
 import attrs
 import numpy as np
+from torch import Tensor
 
 from ganaug.context import DataContext
 from ganaug.errors import DataError
 from ganaug.interfaces import DataBundle, ImageSpec
+from ganaug.preprocessing import Preprocessing
+from ganaug.recipe.schema import option
 from ganaug_plugins.data.bundle import by_class, make_bundle
 from ganaug_plugins.data.cache import Decoded, cached_decode
 from ganaug_plugins.data.idx import resize_all
+from ganaug_plugins.data.reading import describe, gray, read_file
 from ganaug_plugins.data.split import deal, split_validator
 
 DIGITS: tuple[str, ...] = tuple(str(d) for d in range(10))
@@ -77,14 +81,22 @@ def _split_required(options: Any) -> str:
 
 @attrs.frozen
 class Mnist5kOptions:
-    """Options of ``mnist-5k``: which digits (default all ten, as strings), size, split."""
+    """Options of ``mnist-5k`` (500 real digits per class; class names are the digit strings)."""
 
-    split: dict[str, Any] | None = attrs.field(
-        default=None, validator=split_validator(known=lambda o: o.classes or DIGITS, required=_split_required)
+    split: dict[str, Any] | None = option(
+        None,
+        validator=split_validator(known=lambda o: o.classes or DIGITS, required=_split_required),
+        help="images per split and class: { train = { 8 = 400 }, test = { '*' = 100 } }",
     )
-    classes: list[str] | None = attrs.field(default=None, validator=_digits)
-    image_size: int = attrs.field(default=32, validator=[attrs.validators.ge(4), attrs.validators.le(4096)])
-    cache: bool = True
+    classes: list[str] | None = option(
+        None, validator=_digits, help='digits to load, as strings ("0".."9"; unset: all ten)'
+    )
+    image_size: int = option(
+        32,
+        validator=[attrs.validators.ge(4), attrs.validators.le(4096)],
+        help="side of the square images, in pixels (resized from 28)",
+    )
+    cache: bool = option(True, help="keep the decoded images in the cache between runs")
 
 
 class Mnist5kSource:
@@ -101,6 +113,13 @@ class Mnist5kSource:
 
     def declared_image(self) -> ImageSpec:
         return ImageSpec(channels=1, size=self.options.image_size)
+
+    def preprocessing(self) -> Preprocessing:
+        """The 28x28 digits are stretched to ``image_size``; a new image file is read likewise."""
+        return describe(gray(self.options.image_size), data="28x28 MNIST digits, resized")
+
+    def read_image(self, path: Path) -> Tensor:
+        return read_file(path, gray(self.options.image_size))
 
     def load(self, ctx: DataContext) -> DataBundle:
         opts = self.options

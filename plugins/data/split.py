@@ -11,25 +11,18 @@ so splits never overlap and every count is exact.
 
 from __future__ import annotations
 
-import hashlib
 import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import attrs
-import numpy as np
 
 from ganaug.errors import DataError
+from ganaug.seeds import numpy_rng
 
 REST = "rest"
 ANY_CLASS = "*"
 SplitTable = Mapping[str, Mapping[str, Any]]
-
-
-def rng_for(seed: int, *labels: str) -> np.random.Generator:
-    """A NumPy generator that depends only on ``seed`` and ``labels`` (never on other classes)."""
-    text = "\0".join([str(seed), *labels]).encode("utf-8")
-    return np.random.default_rng(int.from_bytes(hashlib.sha256(text).digest()[:16], "little"))
 
 
 def _value_problem(value: Any) -> str:
@@ -137,7 +130,7 @@ def deal(
         if not sizes:
             continue
         order = sorted(ids)
-        shuffled = [order[i] for i in rng_for(seed, "class", cls).permutation(len(order))]
+        shuffled = [order[i] for i in numpy_rng(seed, "class", cls).permutation(len(order))]
         start = 0
         for split, n in sizes.items():
             out[split][cls] = shuffled[start : start + n]
@@ -150,7 +143,7 @@ def interleave(parts: Mapping[str, Sequence[str]], seed: int, split: str) -> lis
     order and position keys independent of the other classes (so ``limit`` is stable)."""
     keyed: list[tuple[float, str, int, str]] = []
     for cls, ids in parts.items():
-        keys = rng_for(seed, "order", split, cls).random(len(ids))
+        keys = numpy_rng(seed, "order", split, cls).random(len(ids))
         keyed += [
             (float(k), cls, i, ident) for i, (k, ident) in enumerate(zip(sorted(keys), ids, strict=True))
         ]

@@ -1,61 +1,69 @@
 """AnoGAN scoring: search z for every test image, score A(x) = (1-l)R + l*D (higher = anomalous).
 
-Each model also gets the same score at the search's starting point (``anogan@init``): the
-no-search control that shows how much of the detector's power comes from the search itself.
-Under ``torchrun`` the test images are split across ranks (the evaluate stage sets ``world``).
+Each model also gets the searcher's own score at its starting point (``anogan@init``), when the
+searcher reports it: the no-search control that shows how much of the detector's power comes from
+the search itself. Under ``torchrun`` the test images are split across ranks (``EvalContext.world``).
+
+``method`` names the score rows, so several ``anogan`` evaluators with different searchers (random
+starts, the ``encoder`` searcher alone, the encoder plus N steps) stand side by side in one report,
+each with its search time per image in ``metrics.json``. A searcher that starts from an encoder is
+bound to each model's encoder (``ganaug.search.for_model``); a model without one is left out.
 """
 
 from __future__ import annotations
 
 import re
+import time
 from typing import Any
 
 import attrs
 import torch
 from torch import Tensor
 
-from ganaug.distributed import World
+from ganaug.capabilities import Method, recorded_steps
 from ganaug.errors import GanaugError
-from ganaug.interfaces import EvalContext, ImageSet, SearchResult, TrainedModel
-from ganaug.recipe.schema import ComponentRef, component
-from ganaug_plugins.evaluators.plots import plot_search_loss, save_reconstructions
-from ganaug_plugins.searchers.backprop import search_terms
-from ganaug_plugins.searchers.frozen import frozen
-from ganaug_plugins.searchers.resumable import resumable_search
+from ganaug.figures import plot_search_loss, save_reconstructions
+from ganaug.interfaces import EvalContext, ImageSet, SearchResult
+from ganaug.recipe.schema import ComponentRef, component, option
+from ganaug.scoring import ImageScores, ScoreContext
+from ganaug.search import MissingEncoder, for_model, resumable_search
 
 METHOD = "anogan"
 INIT_METHOD = "anogan@init"
 
 
+def _method_name(_: object, attribute: attrs.Attribute, value: str) -> None:
+    if not re.fullmatch(r"[A-Za-z0-9_.+-]+", value):
+        raise ValueError(f"must be letters, digits or _ . + - (it names score rows), got {value!r}")
+
+
 @attrs.frozen
 class AnoGANOptions:
-    """``searcher``: the latent search (AnoGAN: 500 steps, lambda 0.2); ``curves``: how many
-    images' search-loss curves to plot; ``samples``: test images shown with their reconstructions."""
+    """Options of AnoGAN scoring."""
 
-    searcher: ComponentRef = component("latent_searchers", "backprop")
-    curves: int = attrs.field(default=16, validator=attrs.validators.ge(0))
-    samples: int = attrs.field(default=8, validator=attrs.validators.ge(0))
+    searcher: ComponentRef = component(
+        "latent_searchers", "backprop", help="the latent search (AnoGAN: 500 steps, lambda 0.2)"
+    )
+    method: str = option(
+        METHOD,
+        validator=_method_name,
+        help="the score rows' method name (another anogan evaluator in the same stage needs another)",
+    )
+    title: str = option("", help="the report column's heading (empty: AnoGAN, or the method name)")
+    control: bool = option(
+        True, help="also score the searcher's starting point, as method <method>@init (the no-search control)"
+    )
+    curves: int = option(
+        16, validator=attrs.validators.ge(0), help="images whose search-loss curves are plotted"
+    )
+    samples: int = option(
+        8, validator=attrs.validators.ge(0), help="test images shown with their reconstructions"
+    )
 
 
 def safe_name(text: str) -> str:
     """A file-name-safe form of a model or image name."""
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("._") or "item"
-
-
-def terms_at(model: TrainedModel, queries: Tensor, z: Tensor, chunk: int = 256) -> tuple[Tensor, Tensor]:
-    """Residual and discrimination of every query at the given latent points (no search)."""
-    g, d = model.generator, model.discriminator
-    device = next(g.parameters(), torch.zeros(0)).device
-    residuals, discriminations = [], []
-    with frozen(g, d), torch.no_grad():
-        for start in range(0, len(queries), chunk):
-            x = queries[start : start + chunk].to(device, torch.float32)
-            zc = z[start : start + chunk].to(device)
-            fake = g(zc, x) if getattr(g, "conditional", False) else g(zc)
-            r, f = search_terms(x, d(x)[1], fake, d(fake)[1])
-            residuals.append(r.cpu())
-            discriminations.append(f.cpu())
-    return torch.cat(residuals), torch.cat(discriminations)
 
 
 def _rows(test: ImageSet, model: str, method: str, r: Tensor, d: Tensor, s: Tensor) -> list[dict[str, Any]]:
@@ -76,38 +84,94 @@ def _rows(test: ImageSet, model: str, method: str, r: Tensor, d: Tensor, s: Tens
 class AnoGANEvaluator:
     """Scores every test image with every model by latent search (AnoGAN, Schlegl et al.)."""
 
+    #: the methods of the default options; each instance declares its own (``method``, ``control``)
+    methods: tuple[Method, ...] = (
+        Method(METHOD, "AnoGAN"),
+        Method(INIT_METHOD, "AnoGAN@init", role="control"),
+    )
+
     def __init__(self, options: AnoGANOptions) -> None:
         self.options = options
-        #: the torchrun job this evaluator searches in; the evaluate stage sets it (1 process: World())
-        self.world = World()
+        self.method = options.method
+        title = options.title or ("AnoGAN" if options.method == METHOD else options.method)
+        self.methods = (Method(self.method, title),)
+        if options.control:
+            self.methods += (Method(f"{self.method}@init", f"{title}@init", role="control"),)
 
     def evaluate(self, ctx: EvalContext) -> None:
-        searcher = _build(ctx, self.options.searcher)
+        built = _build(ctx, self.options.searcher)
         for name, model in ctx.models.items():
+            try:
+                searcher = for_model(built, model)
+            except MissingEncoder:
+                why = f"has no encoder for searcher {self.options.searcher.name!r}: left out"
+                ctx.log.warning("%s: model %s %s", self.method, name, why)
+                continue
             model.generator.to(ctx.device)
             model.discriminator.to(ctx.device)
-            ctx.log.info("anogan: searching %d test images with model %s", len(ctx.test), name)
+            ctx.log.info("%s: searching %d test images with model %s", self.method, len(ctx.test), name)
+            began = time.perf_counter()
             result: SearchResult = resumable_search(
                 searcher,
-                self.world,
+                ctx.world,
                 model.generator,
                 model.discriminator,
                 ctx.test.images,
                 seed=ctx.seed,
-                store=ctx.dir / f"search-partial-{name}",
+                store=ctx.dir / f"search-partial-{name}{self._suffix}",
                 progress=ctx.progress,
                 device=ctx.device,
             )
-            ctx.scores += _rows(ctx.test, name, METHOD, result.residual, result.discrimination, result.score)
-            r0, d0 = terms_at(model, ctx.test.images, result.z_initial)
-            ctx.scores += _rows(ctx.test, name, INIT_METHOD, r0, d0, result.initial_score)
+            seconds = time.perf_counter() - began
+            method = self.method
+            ctx.scores += _rows(ctx.test, name, method, result.residual, result.discrimination, result.score)
+            if self.options.control:
+                self._control(ctx, name, result)
+            timing = ctx.metrics.setdefault(name, {}).setdefault(method, {})
+            timing["search_seconds"] = seconds
+            timing["seconds_per_image"] = seconds / len(ctx.test) if len(ctx.test) else None
+            ctx.log.info("%s: model %s: %.4g s per image", method, name, timing["seconds_per_image"] or 0.0)
             self._record(ctx, name, searcher, result)
+
+    def _control(self, ctx: EvalContext, name: str, result: SearchResult) -> None:
+        """The rows of ``<method>@init``: the searcher's own score at its starting points."""
+        r0, d0 = result.initial_residual, result.initial_discrimination
+        if r0 is None or d0 is None:
+            ctx.log.info("%s: the searcher reports no starting-point terms: no @init control", self.method)
+            return
+        ctx.scores += _rows(ctx.test, name, f"{self.method}@init", r0, d0, result.initial_score)
+
+    def score_images(self, ctx: ScoreContext) -> list[ImageScores]:
+        """Score new images as the test images are scored (``ganaug score``): same search, same seed."""
+        model = ctx.model
+        try:
+            searcher = for_model(ctx.build(self.options.searcher), model)
+        except MissingEncoder:
+            return []  # this method needs an encoder the model lacks
+        result = resumable_search(
+            searcher,
+            ctx.world,
+            model.generator.to(ctx.device),
+            model.discriminator.to(ctx.device),
+            ctx.images,
+            seed=ctx.seed,
+            store=ctx.workdir / "search-partial",
+            progress=ctx.progress,
+            device=ctx.device,
+        )
+        r = result
+        return [ImageScores(self.method, r.score, r.residual, r.discrimination, r.generated, r.z)]
+
+    @property
+    def _suffix(self) -> str:
+        """What this method's figure names add, so several anogan evaluators keep their own."""
+        return "" if self.method == METHOD else f"-{safe_name(self.method)}"
 
     def _record(self, ctx: EvalContext, name: str, searcher: Any, result: SearchResult) -> None:
         history = result.loss_history
-        steps = list(getattr(searcher, "recorded_steps", range(history.shape[0])))
+        steps = recorded_steps(searcher, history.shape[0])
         labels = [ctx.test.classes[int(i)] for i in ctx.test.labels]
-        model_metrics = ctx.metrics.setdefault(name, {}).setdefault(METHOD, {})
+        model_metrics = ctx.metrics.setdefault(name, {}).setdefault(self.method, {})
         model_metrics["search_loss"] = {
             "steps": steps,
             "mean": [float(v) for v in history.mean(1)] if history.shape[1] else [],
@@ -115,15 +179,15 @@ class AnoGANEvaluator:
         if len(ctx.test) == 0:
             return
         gen = torch.Generator().manual_seed(ctx.seed)
-        if self.options.curves:
+        if self.options.curves and len(steps) > 1:  # a search of 0 steps has no curve
             pick = torch.randperm(len(ctx.test), generator=gen)[: self.options.curves].tolist()
-            path = ctx.dir / f"search-loss-{safe_name(name)}.png"
+            path = ctx.dir / f"search-loss-{safe_name(name)}{self._suffix}.png"
             ctx.files.append(
                 plot_search_loss(steps, history, labels, pick, path, title=f"latent search: {name}")
             )
         if self.options.samples:
             pick = torch.randperm(len(ctx.test), generator=gen)[: self.options.samples]
-            path = ctx.dir / f"reconstructions-{safe_name(name)}.png"
+            path = ctx.dir / f"reconstructions-{safe_name(name)}{self._suffix}.png"
             ctx.files.append(save_reconstructions(ctx.test.images[pick], result.generated[pick], path))
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import attrs
 
+from ganaug.capabilities import Method
 from ganaug.interfaces import EvalContext
 
 METHOD = "l1-mean"
@@ -19,6 +20,8 @@ class L1MeanOptions:
 
 class L1MeanEvaluator:
     """Adds one ``l1-mean`` score row per test image and model (each model's own training mean)."""
+
+    methods = (Method(METHOD, "L1-mean", role="baseline"),)
 
     def __init__(self, options: L1MeanOptions) -> None:
         self.options = options

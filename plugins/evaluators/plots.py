@@ -1,4 +1,4 @@
-"""Figures of the evaluation: ROC curves (paper Fig. 6), mean score per class (Fig. 7), search curves.
+"""Figures of the ROC evaluator: ROC curves (paper Fig. 6) and mean score per class (Fig. 7).
 
 Figures are built with ``matplotlib.figure.Figure`` (no pyplot state, Agg rendering) and written
 atomically through :func:`ganaug.io.save_figure`.
@@ -6,23 +6,15 @@ atomically through :func:`ganaug.io.save_figure`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 from matplotlib.figure import Figure
-from torch import Tensor
 
-from ganaug.imaging import save_grid
+from ganaug.figures import color as _color
 from ganaug.io import save_figure
-
-COLORS = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown", "tab:pink")
-
-
-def _color(i: int) -> str:
-    return COLORS[i % len(COLORS)]
 
 
 def plot_roc(curves: Mapping[str, Mapping[str, Any]], path: Path, title: str = "ROC") -> Path:
@@ -68,35 +60,3 @@ def plot_scores_by_class(
     ax.legend(fontsize=8)
     fig.tight_layout()
     return save_figure(fig, path, dpi=120)
-
-
-def plot_search_loss(
-    steps: Sequence[int],
-    history: Tensor,
-    labels: Sequence[str],
-    pick: Sequence[int],
-    path: Path,
-    title: str = "latent search",
-) -> Path:
-    """Loss curves of the picked images (thin, coloured by class) and each class's mean (thick)."""
-    fig = Figure(figsize=(6, 4))
-    ax = fig.add_subplot()
-    data = history.detach().float().cpu().numpy()
-    xs = np.asarray(steps[: data.shape[0]]) if len(steps) >= data.shape[0] else np.arange(data.shape[0])
-    classes = sorted(set(labels))
-    for j, cls in enumerate(classes):
-        members = [i for i, label in enumerate(labels) if label == cls]
-        for i in (i for i in pick if labels[i] == cls):
-            ax.plot(xs, data[:, i], color=_color(j), alpha=0.35, linewidth=0.8)
-        if members:
-            ax.plot(xs, data[:, members].mean(1), color=_color(j), linewidth=2.2, label=f"{cls} (mean)")
-    ax.set(xlabel="search step", ylabel="loss (1-λ)R + λD", title=title)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    return save_figure(fig, path, dpi=120)
-
-
-def save_reconstructions(originals: Tensor, generated: Tensor, path: Path) -> Path:
-    """A two-row grid: originals on top, the generator's images for them below."""
-    batch = torch.cat([originals.detach().cpu(), generated.detach().cpu().to(originals.dtype)])
-    return save_grid(batch, path, nrow=max(1, len(originals)))

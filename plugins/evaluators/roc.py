@@ -1,4 +1,5 @@
-"""ROC evaluation of the score table: AUC with a bootstrap CI, ROC curves, mean score per class.
+"""ROC evaluation of the score table: AUC with a bootstrap CI, AUPR, F1-max, ROC curves, mean score
+per class.
 
 Higher score = more anomalous; ``ctx.positive`` names the anomalous (positive) class. Metrics go
 to ``ctx.metrics[model][method]``; ``roc.png`` (paper Fig. 6) and ``scores-by-class.png`` (Fig. 7).
@@ -12,10 +13,12 @@ from typing import Any
 
 import attrs
 import numpy as np
-from sklearn.metrics import roc_auc_score, roc_curve
+from sklearn.metrics import average_precision_score, roc_auc_score, roc_curve
 
 from ganaug.interfaces import EvalContext
+from ganaug.recipe.schema import option
 from ganaug.stats import rank_auc
+from ganaug.thresholds import f1_max
 from ganaug_plugins.evaluators.plots import plot_roc, plot_scores_by_class
 
 BLOCK = 200  # bootstrap resamples ranked at once (bounded memory for large test sets)
@@ -23,13 +26,18 @@ BLOCK = 200  # bootstrap resamples ranked at once (bounded memory for large test
 
 @attrs.frozen
 class RocOptions:
-    """``bootstrap`` resamples for the AUC's CI (0: none) at ``confidence``; ``curves``: methods
-    drawn on ``roc.png``; ``bars``: the method whose per-class means ``scores-by-class.png`` shows."""
+    """Options of the ROC evaluation of the score table."""
 
-    bootstrap: int = attrs.field(default=1000, validator=attrs.validators.ge(0))
-    confidence: float = attrs.field(default=0.95, validator=[attrs.validators.gt(0), attrs.validators.lt(1)])
-    curves: list[str] = attrs.field(factory=lambda: ["anogan"])
-    bars: str = "anogan"
+    bootstrap: int = option(
+        1000, validator=attrs.validators.ge(0), help="bootstrap resamples for the AUC's CI (0: no CI)"
+    )
+    confidence: float = option(
+        0.95,
+        validator=[attrs.validators.gt(0), attrs.validators.lt(1)],
+        help="confidence level of the AUC's CI",
+    )
+    curves: list[str] = option(factory=lambda: ["anogan"], help="scoring methods drawn on roc.png")
+    bars: str = option("anogan", help="the method whose per-class mean scores scores-by-class.png shows")
 
 
 def bootstrap_ci(
@@ -53,7 +61,9 @@ def bootstrap_ci(
 def roc_metrics(
     scores: np.ndarray, labels: list[str], positive: str, resamples: int, confidence: float, seed: int
 ) -> dict[str, Any]:
-    """AUC, its CI, ROC curve points and per-class mean/std/count of one model's scores."""
+    """AUC, its CI, ROC curve points, AUPR (average precision), F1-max with its threshold (both on
+    these scores, so optimistic; the evaluate stage's validation thresholds are not), and per-class
+    mean/std/count of one model's scores."""
     y = np.asarray([label == positive for label in labels])
     out: dict[str, Any] = {"mean_score": {}, "std_score": {}, "n": {}}
     for cls in sorted(set(labels)):
@@ -63,9 +73,16 @@ def roc_metrics(
         out["n"][cls] = int(values.size)
     if y.all() or not y.any():
         out.update(auc=None, auc_ci_low=None, auc_ci_high=None, bootstrap=0, roc_curve=None)
+        out.update(aupr=None, f1_max=None, f1_max_threshold=None)
         return out
     fpr, tpr, _ = roc_curve(y, scores)
     low, high, used = bootstrap_ci(scores, y, resamples, confidence, np.random.default_rng(seed))
+    best = f1_max(scores, y)  # fitted on these same (test) scores: an optimistic bound
+    out.update(
+        aupr=float(average_precision_score(y, scores)),
+        f1_max=best[1] if best else None,
+        f1_max_threshold=best[0] if best else None,
+    )
     out.update(
         auc=float(roc_auc_score(y, scores)),
         auc_ci_low=low,

@@ -5,15 +5,16 @@ from __future__ import annotations
 import attrs
 
 from ganaug.hookspecs import Register, hookimpl
+from ganaug.recipe.schema import option
 from ganaug_plugins.losses.gan import BceLoss, LeastSquaresLoss
 
 
 @attrs.frozen
 class LeastSquaresOptions:
-    """Targets of the squared error: real images -> ``real_target``, fakes -> ``fake_target``."""
+    """Options of the least-squares loss: the targets of its squared error."""
 
-    real_target: float = 1.0
-    fake_target: float = 0.0
+    real_target: float = option(1.0, help="D's target for real logits, and G's for fake ones")
+    fake_target: float = option(0.0, help="D's target for fake logits")
 
 
 def _probability(_: object, attribute: attrs.Attribute, value: float) -> None:
@@ -23,9 +24,13 @@ def _probability(_: object, attribute: attrs.Attribute, value: float) -> None:
 
 @attrs.frozen
 class BceOptions:
-    """``real_label``: target for real images (below 1 for one-sided label smoothing)."""
+    """Options of the binary cross-entropy loss."""
 
-    real_label: float = attrs.field(default=1.0, validator=_probability)
+    real_label: float = option(
+        1.0,
+        validator=_probability,
+        help="D's target for real images, in (0, 1] (below 1: one-sided label smoothing)",
+    )
 
 
 def build_least_squares(options: LeastSquaresOptions) -> LeastSquaresLoss:

@@ -19,37 +19,61 @@ from torch import Tensor, nn
 from ganaug.device import generator_for
 from ganaug.errors import DivergenceError
 from ganaug.interfaces import SearchResult
+from ganaug.networks import frozen, generate, is_conditional
 from ganaug.progress import Progress
-from ganaug_plugins.searchers.frozen import frozen
+from ganaug.recipe.schema import option
 
 
 @attrs.frozen
 class BackpropOptions:
     """Search settings. Defaults: AnoGAN scoring (500 steps, lambda 0.2); the augment stage asks
-    for 400 steps and lambda 0.7. ``lr`` 0.05 with Adam moves z far enough to converge in a few
-    hundred steps (the 1e-4 rates of public ports leave z almost where it started).
+    for 400 steps and lambda 0.7."""
 
-    ``prior_weight`` adds ``prior_weight * |z|^2 / 2`` to each image's search loss (the negative
-    log-density of z's normal prior): it keeps z typical of training, so a conditional generator is
-    not pushed into redrawing the query. ``steps = 0`` keeps the starting z (no search)."""
-
-    steps: int = attrs.field(default=500, validator=v.ge(0))
-    feature_weight: float = attrs.field(default=0.2, validator=[v.ge(0.0), v.le(1.0)])
-    optimizer: Literal["adam", "sgd"] = "adam"
-    lr: float = attrs.field(default=0.05, validator=v.gt(0.0))
-    momentum: float = attrs.field(default=0.9, validator=[v.ge(0.0), v.lt(1.0)])  # sgd only
-    z_init: Literal["normal", "uniform"] = "normal"  # the generator's training prior
-    z_clamp: float | None = attrs.field(default=3.0, validator=v.optional(v.gt(0.0)))
-    prior_weight: float = attrs.field(default=0.0, validator=v.ge(0.0))
-    chunk_size: int = attrs.field(default=64, validator=v.ge(1))
-    record_every: int = attrs.field(default=10, validator=v.ge(1))
-    # channels_last: NHWC convolutions (faster on recent CPUs and GPUs; equal within float rounding).
-    channels_last: bool = False
-    # Early stop (off by default: the paper searches a fixed number of steps). An image stops once
-    # its loss has not improved by a relative ``early_stop_tol`` for ``early_stop_patience`` steps;
-    # a chunk ends when all its images have stopped (checked every ``record_every`` steps).
-    early_stop_patience: int | None = attrs.field(default=None, validator=v.optional(v.ge(1)))
-    early_stop_tol: float = attrs.field(default=1e-3, validator=v.ge(0.0))
+    steps: int = option(500, validator=v.ge(0), help="optimiser steps per image (0: keep the starting z)")
+    feature_weight: float = option(
+        0.2,
+        validator=[v.ge(0.0), v.le(1.0)],
+        help="lambda: loss = (1 - lambda) * sum|x - G(z)| + lambda * sum|f(x) - f(G(z))|",
+    )
+    optimizer: Literal["adam", "sgd"] = option("adam", help="optimiser of z")
+    lr: float = option(
+        0.05,
+        validator=v.gt(0.0),
+        help="learning rate (0.05 with Adam converges in a few hundred steps; 1e-4 barely moves z)",
+    )
+    momentum: float = option(0.9, validator=[v.ge(0.0), v.lt(1.0)], help="momentum of sgd (sgd only)")
+    z_prior: Literal["normal", "uniform"] = option(
+        "normal",
+        renamed_from="z_init",
+        help="the generator's training prior, which the starting z are drawn from",
+    )
+    z_clamp: float | None = option(
+        3.0,
+        validator=v.optional(v.gt(0.0)),
+        help="clamp z to [-z_clamp, z_clamp] after each step (unset: off)",
+    )
+    prior_weight: float = option(
+        0.0,
+        validator=v.ge(0.0),
+        help="adds prior_weight * |z|^2 / 2 to the loss: keeps z typical of training, so a conditional "
+        "G is not pushed into redrawing the query",
+    )
+    chunk_size: int = option(64, validator=v.ge(1), help="images searched at once")
+    record_every: int = option(
+        10, validator=v.ge(1), help="record the search loss every this many steps (and check early stop)"
+    )
+    channels_last: bool = option(
+        False, help="NHWC convolutions: faster on recent CPUs and GPUs, equal within float rounding"
+    )
+    early_stop_patience: int | None = option(
+        None,
+        validator=v.optional(v.ge(1)),
+        help="stop an image after this many steps without a relative early_stop_tol improvement "
+        "(unset: off, the paper's fixed step count)",
+    )
+    early_stop_tol: float = option(
+        1e-3, validator=v.ge(0.0), help="relative loss improvement that resets the early-stop patience"
+    )
 
 
 def recorded_steps(steps: int, record_every: int) -> list[int]:
@@ -67,10 +91,6 @@ def search_terms(x: Tensor, fx: Tensor, fake: Tensor, f_fake: Tensor) -> tuple[T
 def _device_of(module: nn.Module, fallback: torch.device) -> torch.device:
     param = next(module.parameters(), None)
     return param.device if param is not None else fallback
-
-
-def _generate(generator: nn.Module, z: Tensor, condition: Tensor | None) -> Tensor:
-    return generator(z, condition) if condition is not None else generator(z)
 
 
 @attrs.define
@@ -98,7 +118,7 @@ class BackpropSearcher:
     def initial_z(self, n: int, latent_dim: int, seed: int) -> Tensor:
         """Starting points drawn from the prior with a private generator (independent of chunking)."""
         gen = generator_for(seed)
-        if self.options.z_init == "uniform":
+        if self.options.z_prior == "uniform":
             return torch.rand(n, latent_dim, generator=gen) * 2 - 1
         return torch.randn(n, latent_dim, generator=gen)
 
@@ -139,7 +159,7 @@ class BackpropSearcher:
         self, generator: nn.Module, discriminator: nn.Module, x: Tensor, z0: Tensor, task: Any
     ) -> _Chunk:
         opts, lam = self.options, self.options.feature_weight
-        condition = x if getattr(generator, "conditional", False) else None
+        condition = x if is_conditional(generator) else None
         with torch.no_grad():
             _, fx = discriminator(x)  # f(x) once per query, never per step
         z = z0.clone().requires_grad_(True)
@@ -152,7 +172,7 @@ class BackpropSearcher:
         stopper = _EarlyStop(opts, z) if opts.early_stop_patience is not None else None
         steps_done = 0
         for step in range(opts.steps):
-            fake = _generate(generator, z, condition)
+            fake = generate(generator, z, condition)
             _, f_fake = discriminator(fake)
             residual, discrimination = search_terms(x, fx, fake, f_fake)
             loss = (1 - lam) * residual + lam * discrimination
@@ -177,7 +197,7 @@ class BackpropSearcher:
         task.advance(opts.steps - steps_done)
         self.steps_run += steps_done * int(x.shape[0])
         with torch.no_grad():
-            fake = _generate(generator, z, condition)
+            fake = generate(generator, z, condition)
             residual, discrimination = search_terms(x, fx, fake, discriminator(fake)[1])
         final = (1 - lam) * residual + lam * discrimination
         if opts.prior_weight > 0:
@@ -198,7 +218,16 @@ class BackpropSearcher:
             empty = torch.zeros(0)
             rows = len(self.recorded_steps)
             return SearchResult(
-                z0, z0, queries.detach().clone(), empty, empty, empty, empty, torch.zeros(rows, 0)
+                z0,
+                z0,
+                queries.detach().clone(),
+                empty,
+                empty,
+                empty,
+                empty,
+                torch.zeros(rows, 0),
+                empty,
+                empty,
             )
 
         def cat(name: str, dim: int = 0) -> Tensor:
@@ -218,6 +247,8 @@ class BackpropSearcher:
             score=score,
             initial_score=initial_score,
             loss_history=cat("history", dim=1),
+            initial_residual=cat("initial_residual"),
+            initial_discrimination=cat("initial_discrimination"),
         )
 
 

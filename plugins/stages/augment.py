@@ -17,16 +17,18 @@ from typing import Any
 import attrs
 import torch
 
+from ganaug.capabilities import recorded_steps
 from ganaug.context import StageContext
 from ganaug.errors import CheckpointError, DataError
+from ganaug.figures import plot_search_loss
 from ganaug.imaging import from_uint8, load_png, save_grid, save_png, to_uint8
 from ganaug.interfaces import ImageSet, SearchResult, StageOutput
 from ganaug.io import write_json, write_text
-from ganaug.recipe.schema import ComponentRef, component, stage_ref
+from ganaug.recipe.schema import ComponentRef, component, option, stage_ref
+from ganaug.search import MissingEncoder, for_model, needs_encoder, resumable_search
+from ganaug.seeds import derive_seed
 from ganaug.selection import ImageSelection
-from ganaug_plugins.evaluators.plots import plot_search_loss
-from ganaug_plugins.evaluators.report import write_rows_csv
-from ganaug_plugins.searchers.resumable import resumable_search
+from ganaug.tables import write_rows_csv
 from ganaug_plugins.stages.conversion import (
     Diversity,
     Probe,
@@ -36,7 +38,6 @@ from ganaug_plugins.stages.conversion import (
     summarise,
     z_diversity,
 )
-from ganaug_plugins.stages.gan_step import derive_seed
 
 IMAGES, TABLE, SUMMARY = "images", "augmented.csv", "summary.json"
 COLUMNS = (
@@ -63,25 +64,39 @@ _IMAGE_SUFFIX = re.compile(r"\.(png|jpe?g|bmp|tiff?|gif)$", re.IGNORECASE)
 
 @attrs.frozen
 class AugmentOptions:
-    """``model``: the train stage whose G/D search; ``label``: the class the new images get;
-    ``queries``: the images to convert; ``copies``: images per query (different z starts);
-    ``searcher``: the IAGAN search (400 steps, lambda 0.7); ``pairs``/``curves``: figure sizes.
+    """Options of the augment stage: a latent search per query image makes a new image of
+    ``label``; the conversion diagnostics are explained in :mod:`.conversion`."""
 
-    Conversion diagnostics (see :mod:`.conversion`): ``probe`` names real images of the classes,
-    neither queries nor test images, to fit the probe classifier that gives the conversion rate
-    (no probe, no rate); ``diversity_z`` samples of z for up to ``diversity_queries`` queries per
-    class measure whether z still matters (0 turns it off)."""
-
-    model: str = stage_ref("model")
-    label: str = attrs.field(metadata={"classes": True})
-    queries: list[ImageSelection] = attrs.field(validator=attrs.validators.min_len(1))
-    copies: int = attrs.field(default=1, validator=attrs.validators.ge(1))
-    searcher: ComponentRef = component("latent_searchers", "backprop", steps=400, feature_weight=0.7)
-    pairs: int = attrs.field(default=8, validator=attrs.validators.ge(0))
-    curves: int = attrs.field(default=16, validator=attrs.validators.ge(0))
-    probe: ImageSelection | None = None
-    diversity_z: int = attrs.field(default=8, validator=_diversity_z)
-    diversity_queries: int = attrs.field(default=64, validator=attrs.validators.ge(1))
+    model: str = stage_ref("model", help="the train stage whose G and D search")
+    label: str = option(metadata={"classes": True}, help="the class the new images get")
+    queries: list[ImageSelection] = option(
+        validator=attrs.validators.min_len(1), help="the images to convert (one selection or more)"
+    )
+    copies: int = option(
+        1, validator=attrs.validators.ge(1), help="new images per query, each from another starting z"
+    )
+    searcher: ComponentRef = component(
+        "latent_searchers",
+        "backprop",
+        help="the latent search (IAGAN: 400 steps, lambda 0.7)",
+        steps=400,
+        feature_weight=0.7,
+    )
+    pairs: int = option(8, validator=attrs.validators.ge(0), help="query/output pairs shown per class")
+    curves: int = option(
+        16, validator=attrs.validators.ge(0), help="queries whose search-loss curves are plotted"
+    )
+    probe: ImageSelection | None = option(
+        None,
+        help="real images of the classes, neither queries nor test images, to fit the probe "
+        "classifier that gives the conversion rate (unset: no rate)",
+    )
+    diversity_z: int = option(
+        8, validator=_diversity_z, help="samples of z per query that measure whether z still matters (0: off)"
+    )
+    diversity_queries: int = option(
+        64, validator=attrs.validators.ge(1), help="queries per class in the z-diversity measure"
+    )
 
 
 def _file_stem(name: str) -> str:
@@ -133,7 +148,12 @@ class AugmentStage:
         label = queries.class_index(opts.label)
         trained.generator.to(ctx.device)
         trained.discriminator.to(ctx.device)
-        searcher = ctx.build(opts.searcher)
+        try:  # a searcher that starts from an encoder gets the model's (an encoder stage's model)
+            searcher = for_model(ctx.build(opts.searcher), trained)
+        except MissingEncoder as exc:
+            raise MissingEncoder(f"stage {ctx.name!r}: {exc}") from None
+        if opts.copies > 1 and needs_encoder(searcher):
+            ctx.log.warning("augment: every copy of a query starts from the same z = E(x): copies are alike")
         inputs = queries.images.repeat_interleave(opts.copies, dim=0)
         ctx.log.info("augment: %d queries x %d copies with model %s", len(queries), opts.copies, opts.model)
         # under torchrun each rank searches its block of images; all ranks get every result
@@ -164,11 +184,11 @@ class AugmentStage:
         query_classes = [row["query_class"] for row in rows]
         summary["conversion"] = summarise(query_classes, copy, diversity, predicted, opts.label, probe)
         self._log_conversion(ctx, summary["conversion"])
-        steps = getattr(searcher, "recorded_steps", None) or range(result.loss_history.shape[0])
+        steps = recorded_steps(searcher, result.loss_history.shape[0])
         for step, loss in zip(steps, result.loss_history.mean(dim=1).tolist(), strict=False):
             ctx.track.scalars(ctx.name, int(step), {"search_loss_mean": loss})
         files.append(write_json(ctx.dir / SUMMARY, summary))
-        files += self._figures(ctx, queries, images, result, getattr(searcher, "recorded_steps", None))
+        files += self._figures(ctx, queries, images, result, steps)
         files += self._diversity_figures(ctx, diversity)
         shown = [f.name for f in files if f.name.startswith(("pairs-", "z-samples-"))]
         text = report_markdown(ctx.name, opts.label, summary["conversion"], shown)
@@ -273,7 +293,12 @@ class AugmentStage:
         }
 
     def _figures(
-        self, ctx: StageContext, queries: ImageSet, images: torch.Tensor, result: SearchResult, steps: Any
+        self,
+        ctx: StageContext,
+        queries: ImageSet,
+        images: torch.Tensor,
+        result: SearchResult,
+        steps: list[int],
     ) -> list[Path]:
         opts, k = self.options, self.options.copies
         gen = torch.Generator().manual_seed(ctx.seed)
@@ -289,7 +314,6 @@ class AugmentStage:
         if opts.curves and len(images):
             labels = [queries.classes[int(queries.labels[i // k])] for i in range(len(images))]
             pick = torch.randperm(len(images), generator=gen)[: opts.curves].tolist()
-            steps = list(steps) if steps is not None else list(range(result.loss_history.shape[0]))
             path = ctx.dir / "search-loss.png"
             files.append(
                 plot_search_loss(steps, result.loss_history, labels, pick, path, title="augment search")

@@ -13,7 +13,7 @@ import hashlib
 import json
 import re
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import attrs
 import safetensors.torch
@@ -21,6 +21,7 @@ import torch
 from torch import Tensor
 from torch.optim import Optimizer
 
+from ganaug.capabilities import Stateful
 from ganaug.errors import CheckpointError
 from ganaug.io import write_bytes, write_json, writes_enabled
 
@@ -29,17 +30,9 @@ LATEST = "latest.json"
 _NAME = re.compile(r"^step-(\d{8})\.(json|safetensors)$")
 
 
-class Stateful(Protocol):
-    """What a checkpoint saves besides optimisers: ``nn.Module`` or anything alike."""
-
-    def state_dict(self) -> dict[str, Any]: ...
-
-    def load_state_dict(self, state: dict[str, Any]) -> Any: ...
-
-
 def stateful(obj: object) -> bool:
-    """Whether ``obj`` has ``state_dict``/``load_state_dict`` to save in a checkpoint."""
-    return callable(getattr(obj, "state_dict", None)) and callable(getattr(obj, "load_state_dict", None))
+    """Whether ``obj`` offers :class:`~ganaug.capabilities.Stateful` (saved in a checkpoint)."""
+    return isinstance(obj, Stateful)
 
 
 @attrs.frozen
@@ -74,6 +67,9 @@ def _flatten(
         meta["param_groups"][name] = state["param_groups"]
         meta["optimizer_values"][name] = values
     tensors["rng/torch"] = torch.get_rng_state()
+    if torch.cuda.is_available() and torch.cuda.is_initialized():  # dropout/noise on CUDA draw from these
+        for index, state in enumerate(torch.cuda.get_rng_state_all()):
+            tensors[f"rng/cuda/{index}"] = state
     return tensors, meta
 
 
@@ -184,8 +180,11 @@ def restore_checkpoint(
     rng = tensors.get("rng/torch")
     if rng is None or rng.dtype != torch.uint8 or rng.dim() != 1:
         raise CheckpointError(f"checkpoint {checkpoint.path} has no valid random state ('rng/torch')")
+    cuda = [tensors[f"rng/cuda/{i}"] for i in range(len(tensors)) if f"rng/cuda/{i}" in tensors]
     try:
         torch.set_rng_state(rng)
+        if cuda and torch.cuda.is_available() and len(cuda) == torch.cuda.device_count():
+            torch.cuda.set_rng_state_all(cuda)
     except RuntimeError as exc:
         raise CheckpointError(f"checkpoint {checkpoint.path}: invalid random state: {exc}") from None
 

@@ -20,17 +20,13 @@ from torch import Tensor, nn
 
 from ganaug.device import generator_for
 from ganaug.interfaces import ImageSet
-from ganaug_plugins.searchers.frozen import frozen
-from ganaug_plugins.weighters.ssim import ssim, to_unit
+from ganaug.networks import frozen, generate
+from ganaug.ssim import ssim, to_unit
 
 
 def copy_scores(queries: Tensor, outputs: Tensor) -> Tensor:
     """SSIM of each query and its output ``[N]`` (images in [-1, 1])."""
     return ssim(to_unit(queries.float()), to_unit(outputs.float()))
-
-
-def _generate(generator: nn.Module, z: Tensor, x: Tensor) -> Tensor:
-    return generator(z, x) if getattr(generator, "conditional", False) else generator(z)
 
 
 @attrs.frozen
@@ -51,7 +47,7 @@ def z_diversity(generator: nn.Module, queries: Tensor, k: int, seed: int, chunk:
     with frozen(generator), torch.no_grad():
         for j in range(k):
             parts = [
-                _generate(generator, z[j, s : s + chunk].to(device), queries[s : s + chunk].to(device)).cpu()
+                generate(generator, z[j, s : s + chunk].to(device), queries[s : s + chunk].to(device)).cpu()
                 for s in range(0, len(queries), chunk)
             ]
             outs.append(torch.cat(parts))

@@ -15,6 +15,7 @@ from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
 
 from ganaug.distributed import World
+from ganaug.networks import is_conditional
 
 
 class Replica(DistributedDataParallel):
@@ -24,7 +25,7 @@ class Replica(DistributedDataParallel):
 
     @property
     def conditional(self) -> bool:
-        return bool(getattr(self.module, "conditional", False))
+        return is_conditional(self.module)
 
     @property
     def latent_dim(self) -> int:
@@ -37,16 +38,21 @@ class Replica(DistributedDataParallel):
 
 
 def replicate(module: nn.Module, world: World, device: torch.device) -> nn.Module:
-    """The module itself in one process; else its DDP replica (weights broadcast from rank 0)."""
+    """The module itself in one process; else its DDP replica (weights broadcast from rank 0).
+
+    Buffers are not broadcast before each forward: D runs twice before its backward, and cuDNN's
+    BatchNorm backward keeps the running statistics, so an in-place broadcast between the two
+    forwards breaks autograd on CUDA. Training uses batch statistics, rank 0's running statistics
+    follow rank 0's batches either way, and :func:`sync_from_main` copies them to every rank."""
     if not world.distributed:
         return module
     ids = [device.index] if device.type == "cuda" else None
-    return Replica(module, device_ids=ids, broadcast_buffers=True)
+    return Replica(module, device_ids=ids, broadcast_buffers=False)
 
 
 def sync_from_main(module: nn.Module, world: World) -> None:
-    """Rank 0's parameters and buffers on every rank. After training: DDP broadcasts BatchNorm
-    running statistics before each forward, but the last forwards update them per rank."""
+    """Rank 0's parameters and buffers on every rank. After training: each rank's BatchNorm
+    running statistics followed its own batches (buffers are not broadcast, see :func:`replicate`)."""
     if not world.distributed:
         return
     with torch.no_grad():

@@ -7,29 +7,61 @@ Evaluators run in recipe order on one shared context: scoring evaluators (``anog
 from __future__ import annotations
 
 import json
+from typing import Any, Literal
 
 import attrs
 
+from ganaug.capabilities import Method, ScoringEvaluator
 from ganaug.context import StageContext
 from ganaug.errors import DataError
 from ganaug.interfaces import EvalContext, StageOutput, TrainedModel
 from ganaug.io import write_json, write_text
-from ganaug.recipe.schema import ComponentRef, components, stage_ref
+from ganaug.recipe.schema import ComponentRef, components, option, stage_ref
+from ganaug.scoring import Scorer
 from ganaug.selection import ImageSelection
-from ganaug_plugins.evaluators.report import markdown_report, write_scores_csv
+from ganaug.tables import write_scores_csv
+from ganaug_plugins.stages import thresholds as fitted
+from ganaug_plugins.stages.evaluate_report import markdown_report
 
 SCORES, METRICS, REPORT = "scores.csv", "metrics.json", "report.md"
 
 
+def _not_the_test(instance: Any, _: attrs.Attribute, value: ImageSelection | None) -> None:
+    if value is not None and value.split == instance.test.split:
+        raise ValueError(
+            f"must not be the test split ({value.split!r}): thresholds fitted on the test images flatter them"
+        )
+
+
 @attrs.frozen
 class EvaluateOptions:
-    """``models``: earlier train stages; ``positive``: the anomalous class; ``test``: the images;
-    ``evaluators``: run in this order (defaults: AnoGAN scoring, the L1 baseline, ROC)."""
+    """Options of the evaluate stage: score the test images with trained models, then report."""
 
-    models: list[str] = stage_ref("model")
-    positive: str = attrs.field(metadata={"classes": True})
-    test: ImageSelection = attrs.field(factory=lambda: ImageSelection(split="test"))
-    evaluators: list[ComponentRef] = components("evaluators", "anogan", "l1-mean", "roc")
+    models: list[str] = stage_ref("model", help="the train stages whose models are evaluated")
+    positive: str = option(metadata={"classes": True}, help="the anomalous (positive) class")
+    test: ImageSelection = option(factory=lambda: ImageSelection(split="test"), help="the test images")
+    evaluators: list[ComponentRef] = components(
+        "evaluators",
+        "anogan",
+        "l1-mean",
+        "roc",
+        help="run in this order: scoring evaluators add score rows, metric ones read them",
+    )
+    validation: ImageSelection | None = option(
+        None,
+        validator=_not_the_test,
+        help="images to fit decision thresholds on, not the test split (unset: no thresholds)",
+    )
+    threshold: Literal["f1-max", "fpr"] = option(
+        "f1-max",
+        validator=attrs.validators.in_(("f1-max", "fpr")),
+        help="the threshold that decides for new images: highest F1, or the fixed false-positive rate",
+    )
+    threshold_fpr: float = option(
+        0.05,
+        validator=[attrs.validators.ge(0), attrs.validators.lt(1)],
+        help="the false-positive rate the fpr threshold keeps on the validation images",
+    )
 
 
 class EvaluateStage:
@@ -61,19 +93,31 @@ class EvaluateStage:
             log=ctx.log,
             progress=ctx.progress,
             build=ctx.build,
+            world=ctx.world,
         )
+        methods: list[Method] = []
+        built = []
         for ref in opts.evaluators:
             ctx.log.info("evaluator %s", ref.name)
             evaluator = ctx.build(ref)
-            if hasattr(evaluator, "world"):  # EvalContext has no world: hand it to those that shard
-                evaluator.world = ctx.world
+            built.append(evaluator)
+            if isinstance(evaluator, ScoringEvaluator):
+                methods += [m for m in evaluator.methods if m not in methods]
             evaluator.evaluate(ectx)
+        validated, section = fitted.validate(ctx, built, models, ectx, opts) if opts.validation else ([], [])
         files = [write_scores_csv(ectx.scores, ctx.dir / SCORES), write_json(ctx.dir / METRICS, ectx.metrics)]
+        files += validated
         images = [p.name for p in ectx.files if p.suffix == ".png"]
         classes = sorted(set(test.classes[int(i)] for i in test.labels))
-        text = markdown_report(f"Evaluation: {ctx.name}", ectx.metrics, opts.positive, classes, images)
-        files.append(write_text(ctx.dir / REPORT, text))
+        text = markdown_report(
+            f"Evaluation: {ctx.name}", ectx.metrics, opts.positive, classes, images, methods
+        )
+        files.append(write_text(ctx.dir / REPORT, "\n".join([text.rstrip("\n"), *section]) + "\n"))
         return StageOutput(metrics=ectx.metrics, files=[*files, *ectx.files])
+
+    def scorers(self, ctx: StageContext, model: str) -> list[Scorer]:
+        """For ``ganaug score``: the evaluators that score images, with the thresholds fitted here."""
+        return fitted.scorers(ctx, self.options, model)
 
     def restore(self, ctx: StageContext) -> StageOutput:
         """Read ``metrics.json`` back; list the files the stage wrote."""

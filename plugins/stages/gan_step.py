@@ -1,44 +1,23 @@
-"""One adversarial training step (D then G), and the seeds that make a run reproducible."""
+"""One adversarial training step (D then G), and the noise it draws."""
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-from collections.abc import Iterator
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 from torch.optim import Optimizer
 
+from ganaug.capabilities import PenalisedLoss, PenalisedWeighter
 from ganaug.device import generator_for
+from ganaug.networks import generate, without_param_grads
 
 STATS = ("d_loss", "g_loss", "weight", "d_real", "d_fake")
-
-
-def derive_seed(base: int, *parts: object) -> int:
-    """A 63-bit seed from a base seed and labels (``"order", epoch``): independent streams
-    that do not depend on how many numbers were drawn elsewhere, so a resumed run draws the same."""
-    text = ":".join(str(p) for p in (base, *parts)).encode()
-    return int.from_bytes(hashlib.blake2b(text, digest_size=8).digest(), "little") >> 1
 
 
 def noise(seed: int, n: int, dim: int, device: torch.device) -> Tensor:
     """Standard normal ``[n, dim]`` drawn on the CPU from ``seed`` (the same on every device)."""
     return torch.randn(n, dim, generator=generator_for(seed)).to(device)
-
-
-@contextlib.contextmanager
-def frozen(module: nn.Module) -> Iterator[None]:
-    """Turn off parameter gradients of ``module`` for a while (D during G's step)."""
-    flags = [p.requires_grad for p in module.parameters()]
-    for p in module.parameters():
-        p.requires_grad_(False)
-    try:
-        yield
-    finally:
-        for p, flag in zip(module.parameters(), flags, strict=True):
-            p.requires_grad_(flag)
 
 
 class GanStep:
@@ -57,14 +36,12 @@ class GanStep:
         self.generator, self.discriminator = generator, discriminator
         self.loss, self.weighter = loss, weighter
         self.opt_g, self.opt_d = opt_g, opt_d
-        penalty = getattr(loss, "discriminator_penalty", None)
-        self.penalty = penalty if callable(penalty) else None
-        g_penalty = getattr(weighter, "penalty", None)
-        self.g_penalty = g_penalty if callable(g_penalty) else None
+        self.penalty = loss.discriminator_penalty if isinstance(loss, PenalisedLoss) else None
+        self.g_penalty = weighter.penalty if isinstance(weighter, PenalisedWeighter) else None
 
     def generate(self, z: Tensor, real: Tensor) -> Tensor:
         """G(z, x) with the real batch as conditioning images when G is conditional, else G(z)."""
-        return self.generator(z, real) if getattr(self.generator, "conditional", False) else self.generator(z)
+        return generate(self.generator, z, real)
 
     def __call__(self, real: Tensor, z: Tensor) -> dict[str, float]:
         d, loss = self.discriminator, self.loss
@@ -80,7 +57,7 @@ class GanStep:
         self.opt_d.step()
 
         self.opt_g.zero_grad(set_to_none=True)
-        with frozen(d):
+        with without_param_grads(d):
             logits, _ = d(fake)
             weights = self.weighter.weights(real, fake)
             per_sample = loss.generator_loss(logits) * weights

@@ -1,9 +1,10 @@
-"""Registers the built-in stages: train, augment and evaluate."""
+"""Registers the built-in stages: train, encoder, augment and evaluate."""
 
 from __future__ import annotations
 
 from ganaug.hookspecs import Register, hookimpl
 from ganaug_plugins.stages.augment import AugmentOptions, AugmentStage
+from ganaug_plugins.stages.encoder import EncoderStage, EncoderStageOptions
 from ganaug_plugins.stages.evaluate import EvaluateOptions, EvaluateStage
 from ganaug_plugins.stages.train import TrainOptions, TrainStage
 
@@ -11,6 +12,12 @@ from ganaug_plugins.stages.train import TrainOptions, TrainStage
 @hookimpl
 def register_stages(register: Register) -> None:
     register("train", TrainStage, options=TrainOptions, description="Train a GAN on selected images")
+    register(
+        "encoder",
+        EncoderStage,
+        options=EncoderStageOptions,
+        description="Train an encoder E(x) -> z on a trained, frozen G/D pair (f-AnoGAN's izi_f)",
+    )
     register(
         "augment",
         AugmentStage,

@@ -25,7 +25,8 @@ from ganaug.context import StageContext
 from ganaug.device import generator_for
 from ganaug.errors import CheckpointError, DataError, DivergenceError
 from ganaug.interfaces import ImageSet, StageOutput
-from ganaug.recipe.schema import ComponentRef, component
+from ganaug.recipe.schema import ComponentRef, component, option
+from ganaug.seeds import derive_seed
 from ganaug.selection import ImageSelection
 from ganaug_plugins.stages.checkpoint import (
     checked_position,
@@ -36,7 +37,7 @@ from ganaug_plugins.stages.checkpoint import (
 )
 from ganaug_plugins.stages.conversion import CopyMonitor
 from ganaug_plugins.stages.data_parallel import agree, batch_shard, replicate, sync_from_main
-from ganaug_plugins.stages.gan_step import GanStep, all_finite, derive_seed, noise
+from ganaug_plugins.stages.gan_step import GanStep, all_finite, noise
 from ganaug_plugins.stages.interrupt import DeferredInterrupt
 from ganaug_plugins.stages.loss_log import LossLog
 from ganaug_plugins.stages.train_files import Networks, SampleSheet, restore_model, trained_model, write_final
@@ -57,28 +58,34 @@ _GE1 = attrs.validators.ge(1)
 
 @attrs.frozen
 class TrainOptions:
-    """Options of the train stage; defaults are the IAGAN paper's (Adam, batch 16, 150 epochs).
+    """Options of the train stage; defaults are the IAGAN paper's (Adam, batch 16, 150 epochs)."""
 
-    ``weighter = "none"`` turns the SSIM weighting off (plain GAN / AnoGAN training).
-    ``checkpoint_every`` and ``sample_every`` count epochs; the last epoch always writes both.
-    """
-
-    data: ImageSelection = attrs.Factory(ImageSelection)
-    generator: ComponentRef = component("generators", "iagan")
-    discriminator: ComponentRef = component("discriminators", "iagan")
-    loss: ComponentRef = component("gan_losses", "least-squares")
-    weighter: ComponentRef = component("loss_weighters", "ssim")
-    epochs: int = attrs.field(default=150, validator=_GE1)
-    batch_size: int = attrs.field(default=16, validator=_GE1)
-    lr_d: float = attrs.field(default=4e-4, validator=_positive)
-    lr_g: float = attrs.field(default=1e-4, validator=_positive)
-    betas_d: tuple[float, float] = attrs.field(default=(0.5, 0.999), validator=_betas)
-    betas_g: tuple[float, float] = attrs.field(default=(0.5, 0.999), validator=_betas)
-    checkpoint_every: int = attrs.field(default=10, validator=_GE1)
-    keep_checkpoints: int = attrs.field(default=2, validator=_GE1)
-    sample_every: int = attrs.field(default=5, validator=_GE1)
-    samples: int = attrs.field(default=16, validator=_GE1)
-    drop_last: bool = True
+    data: ImageSelection = option(factory=ImageSelection, help="the training images")
+    generator: ComponentRef = component("generators", "iagan", help="the generator G and its options")
+    discriminator: ComponentRef = component(
+        "discriminators", "iagan", help="the discriminator D and its options"
+    )
+    loss: ComponentRef = component("gan_losses", "least-squares", help="the adversarial loss of D and G")
+    weighter: ComponentRef = component(
+        "loss_weighters", "ssim", help="per-sample weights on G's loss (none: plain GAN / AnoGAN training)"
+    )
+    epochs: int = option(150, validator=_GE1, help="passes over the training images")
+    batch_size: int = option(16, validator=_GE1, help="images per step (per rank under torchrun)")
+    lr_d: float = option(4e-4, validator=_positive, help="Adam learning rate of D")
+    lr_g: float = option(1e-4, validator=_positive, help="Adam learning rate of G")
+    betas_d: tuple[float, float] = option((0.5, 0.999), validator=_betas, help="Adam betas of D")
+    betas_g: tuple[float, float] = option((0.5, 0.999), validator=_betas, help="Adam betas of G")
+    checkpoint_every: int = option(
+        10, validator=_GE1, help="epochs between checkpoints (the last epoch always writes one)"
+    )
+    keep_checkpoints: int = option(
+        2, validator=_GE1, help="checkpoints kept on disk (older ones are removed)"
+    )
+    sample_every: int = option(
+        5, validator=_GE1, help="epochs between sample grids (the last epoch always writes one)"
+    )
+    samples: int = option(16, validator=_GE1, help="images per sample grid (fixed z and conditioning images)")
+    drop_last: bool = option(True, help="drop the last batch of an epoch when it is not full")
 
 
 class TrainStage:

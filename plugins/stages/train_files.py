@@ -21,8 +21,9 @@ from ganaug.errors import CheckpointError, DataError
 from ganaug.imaging import save_grid
 from ganaug.interfaces import ImageSet, ImageSpec, TrainedModel
 from ganaug.io import atomic_path, write_json
+from ganaug.seeds import derive_seed
 from ganaug_plugins.stages.checkpoint import stateful
-from ganaug_plugins.stages.gan_step import derive_seed, noise
+from ganaug_plugins.stages.gan_step import noise
 from ganaug_plugins.stages.loss_log import LossLog
 
 TRAINING = "training.json"
@@ -35,8 +36,7 @@ def build_networks(
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(derive_seed(seed, "init"))
         try:
-            generator = ctx.build(options.generator, image=image)
-            discriminator = ctx.build(options.discriminator, image=image)
+            generator, discriminator = ctx.build_networks(options.generator, options.discriminator, image)
         except ValueError as exc:
             raise DataError(
                 f"stage {ctx.name!r}: {options.generator.name!r}/{options.discriminator.name!r} "

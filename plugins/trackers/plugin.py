@@ -5,14 +5,15 @@ from __future__ import annotations
 import attrs
 
 from ganaug.hookspecs import Register, hookimpl
+from ganaug.recipe.schema import option
 from ganaug_plugins.trackers.tensorboard import TensorBoardTracker
 
 
 @attrs.frozen
 class TensorBoardOptions:
-    """``folder``: where the event files go, inside the run folder."""
+    """Options of the TensorBoard tracker."""
 
-    folder: str = "tensorboard"
+    folder: str = option("tensorboard", help="folder for the event files, inside the run folder")
 
 
 def build_tensorboard(options: TensorBoardOptions) -> TensorBoardTracker:

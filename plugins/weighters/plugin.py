@@ -9,24 +9,23 @@ import torch
 from torch import Tensor
 
 from ganaug.hookspecs import Register, hookimpl
-from ganaug_plugins.weighters.ssim import ssim, to_unit
+from ganaug.recipe.schema import option
+from ganaug.ssim import ssim, to_unit
 
 
 @attrs.frozen
 class SsimWeighterOptions:
-    """``mode``:
+    """Options of the SSIM weighter, w = 1 - (SSIM(x, G(z, x)) + 1) / 2 per sample on G's loss
+    (``differentiable`` keeps w's gradient, which *raises* SSIM: kept to reproduce that reading)."""
 
-    - ``detached`` (the paper's reading): w = 1 - (SSIM + 1) / 2 as a constant per-sample weight on
-      G's loss. It only scales G's gradient: a copy of x gets weight ~0, so training goes quiet
-      there rather than being pushed away from it.
-    - ``differentiable``: the same weight with its gradient. Descending w * loss *raises* SSIM
-      (the gradient through w favours similarity); kept to reproduce that reading, not as a lever.
-    - ``dissimilar``: the detached weight plus ``alpha * (SSIM + 1) / 2`` added to each sample's
-      loss, whose gradient lowers SSIM(x, G(z, x)): a push away from copying.
-    """
-
-    mode: Literal["detached", "differentiable", "dissimilar"] = "detached"
-    alpha: float = attrs.field(default=0.1, validator=attrs.validators.ge(0.0))
+    mode: Literal["detached", "differentiable", "dissimilar"] = option(
+        "detached",
+        help="detached: constant weight, ~0 for a copy of x (the paper); differentiable: w with its "
+        "gradient; dissimilar: detached plus alpha * (SSIM + 1) / 2, whose gradient lowers SSIM",
+    )
+    alpha: float = option(
+        0.1, validator=attrs.validators.ge(0.0), help="weight of the anti-copy term in dissimilar mode"
+    )
 
 
 class SsimWeighter:

@@ -34,7 +34,7 @@ holdout = { "3" = 4 }
 kind = "train"
 name = "base"
 data = { split = "train", classes = ["8"] }
-generator = { name = "dcgan", z_dim = 8, width = 8 }
+generator = { name = "dcgan", latent_dim = 8, width = 8 }
 discriminator = { name = "dcgan", width = 8 }
 loss = { name = "bce" }
 weighter = { name = "none" }
@@ -58,7 +58,7 @@ curves = 2
 kind = "train"
 name = "more"
 data = { split = "train", classes = ["8"], add = ["aug"] }
-generator = { name = "dcgan", z_dim = 8, width = 8 }
+generator = { name = "dcgan", latent_dim = 8, width = 8 }
 discriminator = { name = "dcgan", width = 8 }
 loss = { name = "bce" }
 weighter = { name = "none" }
@@ -153,8 +153,22 @@ def outputs(run: Path) -> dict[str, bytes]:
     return {str(p.relative_to(run)): p.read_bytes() for p in files}
 
 
-def metrics(run: Path) -> dict[str, object]:
-    return json.loads((run / "eval" / "metrics.json").read_text())
+#: wall-clock figures of metrics.json (the anogan evaluator's search time): differ between any two runs
+TIMING = ("search_seconds", "seconds_per_image")
+
+
+def metrics(run: Path, stage: str = "eval") -> dict[str, object]:
+    """A stage's metrics.json without its wall-clock figures."""
+    found = json.loads((run / stage / "metrics.json").read_text())
+    return {
+        model: {
+            method: {k: v for k, v in entry.items() if k not in TIMING} if isinstance(entry, dict) else entry
+            for method, entry in methods.items()
+        }
+        if isinstance(methods, dict)
+        else methods
+        for model, methods in found.items()
+    }
 
 
 def temp_files(run: Path) -> list[Path]:

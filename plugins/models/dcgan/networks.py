@@ -40,14 +40,14 @@ class DcganGenerator(nn.Module):
 
     conditional = False
 
-    def __init__(self, image: ImageSpec, z_dim: int = 100, width: int = 64) -> None:
+    def __init__(self, image: ImageSpec, latent_dim: int = 100, width: int = 64) -> None:
         super().__init__()
         steps = _layers(image)
         self.image = image
-        self.latent_dim = z_dim
+        self.latent_dim = latent_dim
         channels = width * 2 ** (steps - 1)
         layers: list[nn.Module] = [
-            nn.ConvTranspose2d(z_dim, channels, 4, 1, 0, bias=False),
+            nn.ConvTranspose2d(latent_dim, channels, 4, 1, 0, bias=False),
             nn.BatchNorm2d(channels),
             nn.ReLU(True),
         ]

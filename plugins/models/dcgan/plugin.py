@@ -1,4 +1,4 @@
-"""Registers the DCGAN generator and discriminator (``dcgan``, the AnoGAN architecture)."""
+"""Registers the DCGAN generator, discriminator and encoder (``dcgan``, the AnoGAN architecture)."""
 
 from __future__ import annotations
 
@@ -6,33 +6,63 @@ import attrs
 
 from ganaug.hookspecs import Register, hookimpl
 from ganaug.interfaces import ImageSpec
+from ganaug.recipe.schema import option
+from ganaug_plugins.models.dcgan.encoder import DcganEncoder
 from ganaug_plugins.models.dcgan.networks import DcganDiscriminator, DcganGenerator
 
 
 @attrs.frozen
 class DcganGeneratorOptions:
-    """``z_dim``: noise size (100, as in DCGAN/AnoGAN); ``width``: channels of the last hidden
-    layer, doubling towards the 4x4 start (64 gives 512 at 4x4 for 64x64 images)."""
+    """Options of the DCGAN generator (the DCGAN/AnoGAN architecture)."""
 
-    z_dim: int = attrs.field(default=100, validator=attrs.validators.ge(1))
-    width: int = attrs.field(default=64, validator=attrs.validators.ge(1))
+    latent_dim: int = option(
+        100,
+        validator=attrs.validators.ge(1),
+        renamed_from="z_dim",
+        help="size of the noise vector z (100, as in DCGAN/AnoGAN)",
+    )
+    width: int = option(
+        64,
+        validator=attrs.validators.ge(1),
+        help="channels of the last hidden layer, doubling towards the 4x4 start (64: 512 at 4x4 for 64x64)",
+    )
 
 
 @attrs.frozen
 class DcganDiscriminatorOptions:
-    """``width``: channels of the first convolution, doubling per layer (64-128-256-512 at 64x64)."""
+    """Options of the DCGAN discriminator (the DCGAN/AnoGAN architecture)."""
 
-    width: int = attrs.field(default=64, validator=attrs.validators.ge(1))
+    width: int = option(
+        64,
+        validator=attrs.validators.ge(1),
+        help="channels of the first convolution, doubling per layer (64-128-256-512 at 64x64)",
+    )
+
+
+@attrs.frozen
+class DcganEncoderOptions:
+    """Options of the DCGAN-style encoder (f-AnoGAN's: the discriminator's layout, z out)."""
+
+    width: int = option(
+        64,
+        validator=attrs.validators.ge(1),
+        help="channels of the first convolution, doubling per layer (as the dcgan discriminator's)",
+    )
 
 
 def build_generator(options: DcganGeneratorOptions, image: ImageSpec) -> DcganGenerator:
     """The DCGAN generator G(z) for ``image``-shaped images."""
-    return DcganGenerator(image, z_dim=options.z_dim, width=options.width)
+    return DcganGenerator(image, latent_dim=options.latent_dim, width=options.width)
 
 
 def build_discriminator(options: DcganDiscriminatorOptions, image: ImageSpec) -> DcganDiscriminator:
     """The DCGAN discriminator for ``image``-shaped images."""
     return DcganDiscriminator(image, width=options.width)
+
+
+def build_encoder(options: DcganEncoderOptions, image: ImageSpec, latent_dim: int) -> DcganEncoder:
+    """The DCGAN-style encoder E(x) -> z for ``image``-shaped images and ``latent_dim`` codes."""
+    return DcganEncoder(image, latent_dim=latent_dim, width=options.width)
 
 
 @hookimpl
@@ -52,4 +82,14 @@ def register_discriminators(register: Register) -> None:
         build_discriminator,
         options=DcganDiscriminatorOptions,
         description="DCGAN discriminator (AnoGAN): strided convolutions, last-conv features",
+    )
+
+
+@hookimpl
+def register_encoders(register: Register) -> None:
+    register(
+        "dcgan",
+        build_encoder,
+        options=DcganEncoderOptions,
+        description="DCGAN-style encoder E(x) -> z (f-AnoGAN): strided convolutions, BatchNorm",
     )

@@ -97,14 +97,14 @@ class ConditionCode(nn.Module):
 
 
 class IaganGenerator(nn.Module):
-    """``forward(z, x) -> image``: conditional generator with ``latent_dim`` = ``z_dim``."""
+    """``forward(z, x) -> image``: conditional generator with a ``latent_dim``-sized z."""
 
     conditional = True
 
     def __init__(
         self,
         image: ImageSpec,
-        z_dim: int = 125,
+        latent_dim: int = 125,
         width: int = 64,
         code_dim: int | None = None,
         code_dropout: float = 0.0,
@@ -113,11 +113,11 @@ class IaganGenerator(nn.Module):
         super().__init__()
         check_size(image)
         self.image = image
-        self.latent_dim = z_dim
+        self.latent_dim = latent_dim
         self.encoder = ImageEncoder(image, width)
         base = self.encoder.out_channels
         self.code = ConditionCode(base, code_dim, code_dropout, code_noise)
-        self.project = nn.Linear(z_dim, base * BOTTLENECK * BOTTLENECK, bias=False)
+        self.project = nn.Linear(latent_dim, base * BOTTLENECK * BOTTLENECK, bias=False)
         self.project_norm = nn.BatchNorm2d(base)
         blocks: list[nn.Module] = [InceptionBlock(2 * base, base)]
         cin = base

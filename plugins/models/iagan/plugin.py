@@ -7,6 +7,7 @@ from attrs import validators as v
 
 from ganaug.hookspecs import Register, hookimpl
 from ganaug.interfaces import ImageSpec
+from ganaug.recipe.schema import option
 from ganaug_plugins.models.iagan.discriminator import IaganDiscriminator
 from ganaug_plugins.models.iagan.generator import IaganGenerator
 
@@ -18,32 +19,48 @@ def _multiple_of_8(_: object, attribute: attrs.Attribute, value: int) -> None:
 
 @attrs.frozen
 class IaganGeneratorOptions:
-    """``z_dim``: noise size (the paper's 125); ``width``: feature maps at 32x32 (4x that at 8x8).
+    """Options of the IAGAN generator; the ``code_*`` levers against copying the conditioning
+    image are off by default (the paper's architecture as we read it)."""
 
-    Levers against copying the conditioning image (off by default = the paper's architecture as
-    we read it): ``code_dim`` squeezes the encoded image to a vector of that many numbers before it
-    meets z; ``code_dropout`` (probability) and ``code_noise`` (standard deviation) perturb the
-    encoded image while training."""
-
-    z_dim: int = attrs.field(default=125, validator=attrs.validators.ge(1))
-    width: int = attrs.field(default=64, validator=_multiple_of_8)
-    code_dim: int | None = attrs.field(default=None, validator=v.optional(v.ge(1)))
-    code_dropout: float = attrs.field(default=0.0, validator=[v.ge(0.0), v.lt(1.0)])
-    code_noise: float = attrs.field(default=0.0, validator=attrs.validators.ge(0.0))
+    latent_dim: int = option(
+        125, validator=v.ge(1), renamed_from="z_dim", help="size of the noise vector z (the paper's 125)"
+    )
+    width: int = option(
+        64, validator=_multiple_of_8, help="feature maps at 32x32, 4x that at 8x8 (a multiple of 8)"
+    )
+    code_dim: int | None = option(
+        None,
+        validator=v.optional(v.ge(1)),
+        help="squeeze the encoded image to a vector of this many numbers before it meets z (unset: off)",
+    )
+    code_dropout: float = option(
+        0.0,
+        validator=[v.ge(0.0), v.lt(1.0)],
+        help="dropout probability on the encoded image while training (0: off)",
+    )
+    code_noise: float = option(
+        0.0,
+        validator=v.ge(0.0),
+        help="std of Gaussian noise added to the encoded image while training (0: off)",
+    )
 
 
 @attrs.frozen
 class IaganDiscriminatorOptions:
-    """``width``: feature maps of the first of the four convolution layers (doubling after)."""
+    """Options of the IAGAN discriminator (a 4-layer CNN)."""
 
-    width: int = attrs.field(default=64, validator=attrs.validators.ge(1))
+    width: int = option(
+        64,
+        validator=v.ge(1),
+        help="feature maps of the first of the four convolution layers (doubling after)",
+    )
 
 
 def build_generator(options: IaganGeneratorOptions, image: ImageSpec) -> IaganGenerator:
     """The IAGAN generator G(z, x) for ``image``-shaped images."""
     return IaganGenerator(
         image,
-        z_dim=options.z_dim,
+        latent_dim=options.latent_dim,
         width=options.width,
         code_dim=options.code_dim,
         code_dropout=options.code_dropout,

@@ -1,0 +1,213 @@
+"""``ganaug generate``, ``ganaug score`` and ``ganaug export``: using a trained model of a run."""
+
+from __future__ import annotations
+
+import csv
+import io
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ganaug.console import stderr_console
+
+_RUN_DIR = click.Path(path_type=Path)
+_DEVICE = click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N.")
+_ON_ERROR = click.option(
+    "--on-error",
+    type=click.Choice(["error", "skip"]),
+    default="error",
+    show_default=True,
+    help="An unreadable image: error stops, skip leaves it out and lists it.",
+)
+
+
+def _guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
+    from ganaug.cli import guarded
+
+    return guarded(fn)
+
+
+def _csv_text(rows: list[dict[str, Any]], columns: list[str]) -> str:
+    """The CSV ``ganaug.tables.write_rows_csv`` writes, as text (for stdout)."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: "" if row.get(k) is None else row.get(k) for k in columns})
+    return buffer.getvalue()
+
+
+def _skipped(skipped: tuple[tuple[str, str], ...]) -> None:
+    if skipped:
+        console = stderr_console()
+        console.print(f"[yellow]skipped {len(skipped)} unreadable file(s):[/]")
+        for name, reason in skipped:
+            console.print(f"  {name}: {reason}", markup=False)
+
+
+@click.command()
+@click.argument("run_dir", type=_RUN_DIR)
+@click.option("--stage", "stage", required=True, help="The train stage whose generator to use.")
+@click.option("-n", "count", required=True, type=click.IntRange(min=1), help="Images to generate.")
+@click.option(
+    "--condition",
+    "conditions",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="Conditioning image file or folder (repeatable; conditional generators), used in turn.",
+)
+@click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0), help="Seed of z.")
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Output folder.")
+@_ON_ERROR
+@_DEVICE
+def generate(
+    run_dir: Path,
+    stage: str,
+    count: int,
+    conditions: tuple[Path, ...],
+    seed: int,
+    out: Path,
+    on_error: str,
+    device: str,
+) -> None:
+    """Generate images with the trained generator of stage STAGE of RUN_DIR.
+
+    Writes generated-NNNNN.png and generated.csv (file, seed, conditioning image, z) to --out.
+    """
+
+    @_guarded
+    def body() -> None:
+        from ganaug.imaging import save_png
+        from ganaug.model import load_model
+        from ganaug.tables import write_rows_csv
+
+        model = load_model(run_dir, stage, device=device)
+        made = model.generate(count, condition=list(conditions) or None, seed=seed, on_error=on_error)  # type: ignore[arg-type]
+        _skipped(made.skipped)
+        rows = []
+        for i, image in enumerate(made.images):
+            name = f"generated-{i:05d}.png"
+            save_png(image, out / name)
+            row = {"file": name, "seed": seed, "condition": made.condition[i] if made.condition else None}
+            row.update({f"z_{j}": float(v) for j, v in enumerate(made.z[i].tolist())})
+            rows.append(row)
+        columns = ["file", "seed", "condition", *(f"z_{j}" for j in range(model.latent_dim))]
+        table = write_rows_csv(rows, columns, out / "generated.csv")
+        stderr_console().print(
+            f"[bold green]generated:[/] {count} image(s) in {out}; z per image in {table.name}"
+        )
+
+    body()
+
+
+@click.command()
+@click.argument("run_dir", type=_RUN_DIR)
+@click.argument("images", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--model", "model_name", required=True, help="The train stage whose model scores.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="CSV file (default: stdout).")
+@click.option(
+    "--heatmaps", type=click.Path(file_okay=False, path_type=Path), help="Folder for residual heatmaps."
+)
+@click.option(
+    "--heatmap-scale", default=1.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
+    help="|x - G(z*)| shown at full colour (the value range is 2 wide).",
+)  # fmt: skip
+@click.option("--seed", type=click.IntRange(min=0), help="Seed of the search (default: the run's).")
+@click.option("--scorer", help="The stage whose scoring settings and thresholds to use (default: the first).")
+@click.option("--method", "methods", multiple=True, help="Only these scoring methods (repeatable).")
+@_ON_ERROR
+@_DEVICE
+@click.option("--quiet", "-q", is_flag=True, help="No progress bars or log lines on the console.")
+def score(
+    run_dir: Path,
+    images: tuple[Path, ...],
+    model_name: str,
+    out: Path | None,
+    heatmaps: Path | None,
+    heatmap_scale: float,
+    seed: int | None,
+    scorer: str | None,
+    methods: tuple[str, ...],
+    on_error: str,
+    device: str,
+    quiet: bool,
+) -> None:
+    """Score IMAGES (files or folders) with the model of stage --model of RUN_DIR.
+
+    Images are read as the run's data source read its own, and scored as the stage that evaluated
+    the model scored its test images; with a fitted threshold each row gets a decision.
+    """
+
+    @_guarded
+    def body() -> None:
+        from ganaug.console import console_session
+        from ganaug.heatmaps import write_heatmaps
+        from ganaug.model import load_model
+        from ganaug.tables import write_rows_csv
+
+        model = load_model(run_dir, model_name, device=device, scorer=scorer)
+        inputs = model.read_images(images, on_error)  # type: ignore[arg-type]
+        _skipped(inputs.skipped)
+        with console_session(stderr_console(quiet), quiet) as progress:
+            result = model.score(inputs, seed=seed, methods=list(methods) or None, progress=progress)
+        columns = list(result.columns)
+        if heatmaps is not None:
+            columns.append("heatmap")
+            drawn = {}
+            for method, scores in result.methods.items():
+                if scores.reconstruction is None:
+                    stderr_console().print(f"method {method} has no reconstruction: no heatmaps for it")
+                    continue
+                paths = write_heatmaps(
+                    inputs.tensor, scores.reconstruction, inputs.ids, heatmaps, method, heatmap_scale
+                )
+                drawn.update({(name, method): p for name, p in zip(inputs.ids, paths, strict=True)})
+            for row in result.rows:
+                row["heatmap"] = drawn.get((row["image"], row["method"]))
+        if out is None:
+            sys.stdout.write(_csv_text(result.rows, columns))
+        else:
+            write_rows_csv(result.rows, columns, out)
+            stderr_console().print(f"[bold green]scored:[/] {len(inputs.ids)} image(s); {out}")
+
+    body()
+
+
+@click.command("export")
+@click.argument("run_dir", type=_RUN_DIR)
+@click.option("--model", "model_name", required=True, help="The train stage whose model to export.")
+@click.option("--format", "fmt", required=True, type=click.Choice(["onnx", "torchscript"]), help="Format.")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder (default: RUN_DIR/exports/MODEL-FORMAT).",
+)
+@click.option("--scorer", help="The stage whose thresholds go into model.json (default: the first).")
+def export_command(run_dir: Path, model_name: str, fmt: str, out: Path | None, scorer: str | None) -> None:
+    """Export the generator and discriminator of stage --model of RUN_DIR, with model.json beside.
+
+    ONNX needs the optional extra: pip install 'ganaug[onnx]'. Exported outputs are checked
+    against PyTorch's on random inputs; a mismatch fails the export.
+    """
+
+    @_guarded
+    def body() -> None:
+        from ganaug.export import ATOL, RTOL, check_format, export_model
+        from ganaug.model import load_model
+
+        check_format(fmt)  # before loading anything: a missing extra is said at once
+        model = load_model(run_dir, model_name, device="cpu", scorer=scorer)
+        folder = out or Path(run_dir) / "exports" / f"{model_name}-{fmt}"
+        done = export_model(model, folder, fmt)
+        worst = max(done.parity.values())
+        stderr_console().print(
+            f"[bold green]exported:[/] {done.generator.file.name}, {done.discriminator.file.name} and "
+            f"{done.sidecar.name} to {folder}; largest |exported - PyTorch| on random inputs "
+            f"{worst:.2g} (allowed {ATOL:g} + {RTOL:g} x the largest output)"
+        )
+        click.echo(str(folder))
+
+    body()

@@ -1,0 +1,193 @@
+"""How a run's data source turned image files into tensors, recorded so new images get the same.
+
+A data source that offers ``ganaug.capabilities.DescribesPreprocessing`` says what it does
+(size, channels, resize rule, value mapping); the engine writes that to ``data/preprocessing.json``
+when the run's data is loaded. One that also offers ``ganaug.capabilities.ReadsImages``
+reads a new image file with its own decoder, so ``ganaug score`` and ``ganaug generate`` see new
+images exactly as the run saw its own. :func:`read_image` is the generic reader for a source that
+only describes its preprocessing.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+import numpy as np
+import torch
+from PIL import Image, ImageOps
+from torch import Tensor
+
+from ganaug import io
+from ganaug.capabilities import DescribesPreprocessing
+from ganaug.errors import DataError
+
+FILE = "preprocessing.json"
+FORMAT = 1
+
+#: File endings taken as images when a folder is given (compared case-insensitively).
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".gif", ".webp", ".pgm", ".ppm")
+
+_RESIZE = ("crop", "pad", "stretch")
+
+
+@attrs.frozen
+class Preprocessing:
+    """What a data source does to an image file: ``channels`` x ``size`` x ``size``, reached by
+    ``resize`` (centre ``crop``, ``pad`` with black, or ``stretch``), 8-bit values mapped linearly
+    onto ``value_range``. ``details`` holds the source's own notes (mode rules, resampling)."""
+
+    size: int = attrs.field(validator=attrs.validators.ge(1))
+    channels: int = attrs.field(validator=attrs.validators.in_((1, 3)))
+    resize: str = attrs.field(default="stretch", validator=attrs.validators.in_(_RESIZE))
+    value_range: tuple[float, float] = attrs.field(default=(-1.0, 1.0), converter=tuple)
+    source: str = ""
+    details: dict[str, Any] = attrs.field(factory=dict)
+
+    @property
+    def mapping(self) -> str:
+        low, high = self.value_range
+        return f"uint8 v -> {low:g} + v * {(high - low) / 255:g} (0 -> {low:g}, 255 -> {high:g})"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "format": FORMAT,
+            "size": self.size,
+            "channels": self.channels,
+            "resize": self.resize,
+            "value_range": list(self.value_range),
+            "mapping": self.mapping,
+            "source": self.source,
+            "details": self.details,
+        }
+
+    @classmethod
+    def from_json(cls, data: Any, where: str = FILE) -> Preprocessing:
+        """Read what :meth:`to_json` wrote; any problem is a :class:`DataError` naming ``where``."""
+        try:
+            if data.get("format") != FORMAT:
+                raise ValueError(f"format {data.get('format')!r}, expected {FORMAT}")
+            return cls(
+                size=int(data["size"]),
+                channels=int(data["channels"]),
+                resize=str(data["resize"]),
+                value_range=tuple(float(v) for v in data["value_range"]),
+                source=str(data.get("source", "")),
+                details=dict(data.get("details") or {}),
+            )
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:
+            raise DataError(f"{where} is not a preprocessing record: {exc}") from None
+
+
+def record(folder: Path, preprocessing: Preprocessing) -> Path:
+    """Write ``folder/preprocessing.json`` (the engine does this when a run's data is loaded)."""
+    return io.write_json(folder / FILE, preprocessing.to_json())
+
+
+def recorded(run_dir: Path) -> Preprocessing | None:
+    """The preprocessing a run recorded in ``data/preprocessing.json``; None when it has none."""
+    path = Path(run_dir) / "data" / FILE
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise DataError(f"{path} cannot be read: {exc}") from None
+    return Preprocessing.from_json(data, str(path))
+
+
+class UnreadableImage(DataError):
+    """An image file that cannot be read; ``path`` and ``reason`` say which and why."""
+
+    def __init__(self, path: Path | str, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = str(path)
+        self.reason = reason
+
+
+def image_files(items: Iterable[str | Path]) -> list[Path]:
+    """The files ``items`` name: files as given, folders expanded to the images under them
+    (sorted; hidden files skipped). A name that does not exist is kept (reading it then fails)."""
+    found: list[Path] = []
+    for item in items:
+        path = Path(item).expanduser()
+        if path.is_dir():
+            inside = [
+                p
+                for p in sorted(path.rglob("*"))
+                if p.is_file()
+                and p.suffix.lower() in IMAGE_EXTENSIONS
+                and not any(part.startswith(".") for part in p.relative_to(path).parts)
+            ]
+            if not inside:
+                raise DataError(f"{path}: no image files ({', '.join(IMAGE_EXTENSIONS)}) in this folder")
+            found += inside
+        else:
+            found.append(path)
+    return found
+
+
+def read_image(path: Path, prep: Preprocessing) -> Tensor:
+    """Read ``path`` into ``[C, size, size]`` on ``prep.value_range`` (the generic reader).
+
+    Pillow's conversion to ``L`` or ``RGB`` (transparency composited onto black), EXIF rotation,
+    then ``prep.resize`` with bicubic resampling. Raises :class:`UnreadableImage`.
+    """
+    mode = "L" if prep.channels == 1 else "RGB"
+    try:
+        with Image.open(path) as img:
+            img.load()
+            upright = ImageOps.exif_transpose(img)
+            alpha = upright.mode in ("RGBA", "LA", "PA")
+            if alpha or (upright.mode == "P" and "transparency" in upright.info):
+                flat = Image.new("RGBA", upright.size, (0, 0, 0, 255))
+                flat.alpha_composite(upright.convert("RGBA"))
+                upright = flat
+            converted = upright.convert(mode)
+    except FileNotFoundError:
+        raise UnreadableImage(path, "no such file") from None
+    except IsADirectoryError:
+        raise UnreadableImage(path, "a folder, not an image file") from None
+    except Image.UnidentifiedImageError:
+        raise UnreadableImage(path, "not an image file Pillow can read") from None
+    except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError) as exc:
+        raise UnreadableImage(path, f"corrupt or unsupported image ({exc})") from None
+    array = np.asarray(fit(converted, prep.size, prep.resize), dtype=np.uint8)
+    return to_range(array[None] if array.ndim == 2 else array.transpose(2, 0, 1), prep.value_range)
+
+
+def fit(img: Image.Image, size: int, resize: str) -> Image.Image:
+    """Bring ``img`` to ``size`` x ``size``: centre crop, pad with black, or stretch."""
+    w, h = img.size
+    if (w, h) == (size, size):
+        return img
+    if resize == "stretch" or w == h:
+        return img.resize((size, size), Image.Resampling.BICUBIC)
+    if resize == "crop":
+        side = min(w, h)
+        left, top = (w - side) // 2, (h - side) // 2
+        return img.crop((left, top, left + side, top + side)).resize((size, size), Image.Resampling.BICUBIC)
+    scale = size / max(w, h)
+    inner = (max(1, round(w * scale)), max(1, round(h * scale)))
+    canvas = Image.new(img.mode, (size, size), 0)
+    offset = ((size - inner[0]) // 2, (size - inner[1]) // 2)
+    canvas.paste(img.resize(inner, Image.Resampling.BICUBIC), offset)
+    return canvas
+
+
+def to_range(array: np.ndarray, value_range: Sequence[float] = (-1.0, 1.0)) -> Tensor:
+    """``uint8 [C, H, W]`` -> float32 mapped linearly so that 0 -> low and 255 -> high."""
+    low, high = float(value_range[0]), float(value_range[1])
+    tensor = torch.from_numpy(np.ascontiguousarray(array)).to(torch.float32)
+    if (low, high) == (-1.0, 1.0):
+        return tensor.div_(127.5).sub_(1.0)  # the data sources' own arithmetic, bit for bit
+    return tensor.mul_((high - low) / 255.0).add_(low)
+
+
+def record_source(folder: Path, source: object, name: str) -> Path | None:
+    """Record what data source ``name`` describes of its preprocessing (if anything) in ``folder``."""
+    described = source.preprocessing() if isinstance(source, DescribesPreprocessing) else None
+    return record(folder, attrs.evolve(described, source=name)) if described is not None else None
