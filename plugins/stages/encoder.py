@@ -14,7 +14,6 @@ checkpoint ends with the same encoder, bit for bit on the CPU, as one that never
 from __future__ import annotations
 
 import math
-import time
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +36,7 @@ from ganaug_plugins.stages.checkpoint import (
     restore_checkpoint,
     save_checkpoint,
 )
-from ganaug_plugins.stages.data_parallel import agree, batch_shard, replicate, sync_from_main
+from ganaug_plugins.stages.data_parallel import replicate, sync_from_main
 from ganaug_plugins.stages.encoder_files import (
     EncoderLog,
     Reconstructions,
@@ -48,8 +47,9 @@ from ganaug_plugins.stages.encoder_files import (
     write_final,
 )
 from ganaug_plugins.stages.encoder_step import EncoderLoss, EncoderStep
-from ganaug_plugins.stages.gan_step import all_finite, noise
+from ganaug_plugins.stages.gan_step import all_finite
 from ganaug_plugins.stages.interrupt import DeferredInterrupt
+from ganaug_plugins.stages.loop import Epochs, check_world_size, diverged, fresh_position, steps_per_epoch
 
 _GE1 = attrs.validators.ge(1)
 
@@ -140,30 +140,23 @@ class _EncoderTraining:
                 f"stage {ctx.name!r}: its images are {self.images.spec.shape}, model {options.model!r} "
                 f"makes {base.image.shape}"
             )
-        self.steps = self._steps_per_epoch()
+        self.steps = steps_per_epoch(
+            ctx.name, len(self.images), options.batch_size, ctx.world, options.drop_last
+        )
         self.seed = derive_seed(ctx.seed, "encoder", ctx.name)
         self.latent_dim = int(base.generator.latent_dim)
+        self.epochs = Epochs(
+            self.images, self.seed, self.steps, options.batch_size, self.latent_dim, ctx.world, ctx.device
+        )
         base.generator.to(ctx.device)
         base.discriminator.to(ctx.device)
         self.encoder = build_encoder(ctx, options.encoder, base.image, self.latent_dim, self.seed)
         self.encoder.train()
         self.optimizer = Adam(self.encoder.parameters(), lr=options.lr, betas=tuple(options.betas))
         self.folder = ctx.dir / "checkpoints"
-        self.state: dict[str, Any] = {"epoch": 0, "batch": 0, "step": 0, "images": 0, "seconds": 0.0}
+        self.state: dict[str, Any] = fresh_position()
         self.log = EncoderLog()
         self.last: Path | None = None
-
-    def _steps_per_epoch(self) -> int:
-        n, ranks = len(self.images), self.ctx.world.size
-        size = self.o.batch_size * ranks
-        steps = n // size if self.o.drop_last else math.ceil(n / size)
-        if steps == 0:
-            across = f" x {ranks} ranks" if ranks > 1 else ""
-            raise DataError(
-                f"stage {self.ctx.name!r}: {n} images are fewer than batch_size {self.o.batch_size}{across} "
-                "(lower batch_size or set drop_last = false)"
-            )
-        return steps
 
     def run(self) -> StageOutput:
         ctx, o, base = self.ctx, self.o, self.base
@@ -227,30 +220,17 @@ class _EncoderTraining:
         return StageOutput(model=model, metrics=metrics, files=[*files, *shown.files(), last])
 
     def _epoch(self, step: EncoderStep, epoch: int, interrupt: DeferredInterrupt) -> None:
-        ctx, o, state = self.ctx, self.o, self.state
-        order = torch.randperm(
-            len(self.images), generator=generator_for(derive_seed(self.seed, "order", epoch))
-        )
-        start = state["batch"] if epoch == state["epoch"] else 0
+        ctx, state = self.ctx, self.state
         with ctx.progress.task(f"{ctx.name} epoch {epoch + 1}", total=self.steps) as bar:
-            bar.advance(start)
-            for batch in range(start, self.steps):
-                index, mine = batch_shard(order, batch, o.batch_size, ctx.world)
-                x = self.images.images[index[mine.start : mine.stop]].to(ctx.device)
-                z_seed = derive_seed(self.seed, "noise", state["step"])
-                z = noise(z_seed, len(index), self.latent_dim, ctx.device)[mine.start : mine.stop]
-                began = time.perf_counter()
-                stats = step(x, z)
-                stats, stop = agree(ctx.world, stats, interrupt.requested, ctx.device)
-                state["seconds"] += time.perf_counter() - began
-                state["step"] += 1
-                state["images"] += len(index)
+            bar.advance(state["batch"] if epoch == state["epoch"] else 0)
+            for batch in self.epochs.batches(epoch, state):
+                stats, stop = self.epochs.step(state, batch, step, interrupt)
                 if not math.isfinite(stats["loss"]):
                     raise self._diverged(f"the loss ({stats['loss']})", epoch + 1)
                 self.log.add(epoch + 1, state["step"], stats)
                 bar.advance(1, loss=stats["loss"])
                 if stop:
-                    self._checkpoint(epoch, batch + 1)
+                    self._checkpoint(epoch, batch.index + 1)
                     ctx.log.warning("interrupted; checkpoint written: %s", self.last)
                     raise KeyboardInterrupt
         state["epoch"], state["batch"] = epoch + 1, 0
@@ -260,12 +240,7 @@ class _EncoderTraining:
         if self.last is None:
             return
         checkpoint = load_checkpoint(self.last)
-        saved = int(checkpoint.meta.get("world_size", 1))
-        if saved != self.ctx.world.size:
-            raise CheckpointError(
-                f"stage {self.ctx.name!r}: checkpoint {self.last} was written by a run on {saved} "
-                f"process(es) but this run has {self.ctx.world.size}; resume with the same number"
-            )
+        check_world_size(self.ctx.name, self.last, checkpoint.meta, self.ctx.world)
         restore_checkpoint(checkpoint, {"encoder": self.encoder}, {"optimizer": self.optimizer})
         self.state = checked_position(self.last, checkpoint.meta)
         if not all_finite(self.encoder):
@@ -293,8 +268,6 @@ class _EncoderTraining:
         return self.last
 
     def _diverged(self, what: str, epoch: int) -> DivergenceError:
-        where = f"last good checkpoint: {self.last}" if self.last else "no checkpoint was written yet"
-        return DivergenceError(
-            f"stage {self.ctx.name!r} diverged: {what} at epoch {epoch}, step {self.state['step']}; "
-            f"{where}. Lower lr, then run again."
+        return diverged(
+            self.ctx.name, what, epoch, self.state["step"], self.last, "Lower lr, then run again."
         )

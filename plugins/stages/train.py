@@ -14,16 +14,13 @@ each step trains on a global batch of ``batch_size x world size`` images of the 
 from __future__ import annotations
 
 import math
-import time
 from pathlib import Path
 from typing import Any
 
 import attrs
-import torch
 
 from ganaug.context import StageContext
-from ganaug.device import generator_for
-from ganaug.errors import CheckpointError, DataError, DivergenceError
+from ganaug.errors import CheckpointError, DivergenceError
 from ganaug.interfaces import ImageSet, StageOutput
 from ganaug.recipe.schema import ComponentRef, component, option
 from ganaug.seeds import derive_seed
@@ -36,9 +33,10 @@ from ganaug_plugins.stages.checkpoint import (
     save_checkpoint,
 )
 from ganaug_plugins.stages.conversion import CopyMonitor
-from ganaug_plugins.stages.data_parallel import agree, batch_shard, replicate, sync_from_main
-from ganaug_plugins.stages.gan_step import GanStep, all_finite, noise
+from ganaug_plugins.stages.data_parallel import replicate, sync_from_main
+from ganaug_plugins.stages.gan_step import GanStep, all_finite
 from ganaug_plugins.stages.interrupt import DeferredInterrupt
+from ganaug_plugins.stages.loop import Epochs, check_world_size, diverged, fresh_position, steps_per_epoch
 from ganaug_plugins.stages.loss_log import LossLog
 from ganaug_plugins.stages.train_files import Networks, SampleSheet, restore_model, trained_model, write_final
 
@@ -111,26 +109,25 @@ class _Training:
     def __init__(self, ctx: StageContext, options: TrainOptions) -> None:
         self.ctx, self.o = ctx, options
         self.images: ImageSet = ctx.select(options.data)
-        self.steps = self._steps_per_epoch()
+        self.steps = steps_per_epoch(
+            ctx.name, len(self.images), options.batch_size, ctx.world, options.drop_last
+        )
         self.seed = derive_seed(ctx.seed, "train", ctx.name)
         self.nets = Networks.build(ctx, options, self.images.spec, self.seed)
+        self.epochs = Epochs(
+            self.images,
+            self.seed,
+            self.steps,
+            options.batch_size,
+            self.nets.latent_dim,
+            ctx.world,
+            ctx.device,
+        )
         self.step: GanStep | None = None  # made in run(), after a resume loaded the weights
         self.folder = ctx.dir / "checkpoints"
-        self.state: dict[str, Any] = {"epoch": 0, "batch": 0, "step": 0, "images": 0, "seconds": 0.0}
+        self.state: dict[str, Any] = fresh_position()
         self.log = LossLog()
         self.last: Path | None = None
-
-    def _steps_per_epoch(self) -> int:
-        n, name, ranks = len(self.images), self.ctx.name, self.ctx.world.size
-        size = self.o.batch_size * ranks  # the global batch: batch_size per rank
-        steps = n // size if self.o.drop_last else math.ceil(n / size)
-        if steps == 0:
-            across = f" x {ranks} ranks" if ranks > 1 else ""
-            raise DataError(
-                f"stage {name!r}: {n} images are fewer than batch_size {self.o.batch_size}{across} "
-                "(lower batch_size or set drop_last = false)"
-            )
-        return steps
 
     def _start(self) -> GanStep:
         """The training step on DDP replicas of G and D (bare modules in one process)."""
@@ -207,33 +204,19 @@ class _Training:
         return StageOutput(model=model, metrics=metrics, files=[*files, *sheet.files(), last])
 
     def _epoch(self, epoch: int, interrupt: DeferredInterrupt) -> None:
-        ctx, o, state = self.ctx, self.o, self.state
-        order = torch.randperm(
-            len(self.images), generator=generator_for(derive_seed(self.seed, "order", epoch))
-        )
-        start = state["batch"] if epoch == state["epoch"] else 0
+        ctx, state = self.ctx, self.state
         assert self.step is not None
         with ctx.progress.task(f"{ctx.name} epoch {epoch + 1}", total=self.steps) as bar:
-            bar.advance(start)
-            for batch in range(start, self.steps):
-                index, mine = batch_shard(order, batch, o.batch_size, ctx.world)
-                real = self.images.images[index[mine.start : mine.stop]].to(ctx.device)
-                # noise for the whole global batch, then this rank's rows: a function of the seed
-                z_seed = derive_seed(self.seed, "noise", state["step"])
-                z = noise(z_seed, len(index), self.nets.latent_dim, ctx.device)[mine.start : mine.stop]
-                began = time.perf_counter()
-                stats = self.step(real, z)
-                stats, stop = agree(ctx.world, stats, interrupt.requested, ctx.device)
-                state["seconds"] += time.perf_counter() - began
-                state["step"] += 1
-                state["images"] += len(index)
+            bar.advance(state["batch"] if epoch == state["epoch"] else 0)
+            for batch in self.epochs.batches(epoch, state):
+                stats, stop = self.epochs.step(state, batch, self.step, interrupt)
                 for key in ("d_loss", "g_loss"):
                     if not math.isfinite(stats[key]):
                         raise self._diverged(f"{key} ({stats[key]})", epoch + 1)
                 self.log.add(epoch + 1, state["step"], stats)
                 bar.advance(1, d=stats["d_loss"], g=stats["g_loss"])
                 if stop:
-                    self._checkpoint(epoch, batch + 1)
+                    self._checkpoint(epoch, batch.index + 1)
                     ctx.log.warning("interrupted; checkpoint written: %s", self.last)
                     raise KeyboardInterrupt
         state["epoch"], state["batch"] = epoch + 1, 0
@@ -243,14 +226,7 @@ class _Training:
         if self.last is None:
             return
         checkpoint = load_checkpoint(self.last)
-        saved = int(checkpoint.meta.get("world_size", 1))
-        if saved != self.ctx.world.size:
-            raise CheckpointError(
-                f"stage {self.ctx.name!r}: checkpoint {self.last} was written by a run on {saved} "
-                f"process(es) but this run has {self.ctx.world.size}; resume with the same "
-                f"--nproc-per-node x --nnodes ({saved}), since batch size per rank and the data "
-                "order depend on it"
-            )
+        check_world_size(self.ctx.name, self.last, checkpoint.meta, self.ctx.world)
         restore_checkpoint(checkpoint, self.nets.modules, self.nets.optimizers)
         self.state = checked_position(self.last, checkpoint.meta)
         if not all_finite(self.nets.generator, self.nets.discriminator):
@@ -288,8 +264,5 @@ class _Training:
         return self.state["images"] / self.state["seconds"] if self.state["seconds"] > 0 else 0.0
 
     def _diverged(self, what: str, epoch: int) -> DivergenceError:
-        where = f"last good checkpoint: {self.last}" if self.last else "no checkpoint was written yet"
-        return DivergenceError(
-            f"stage {self.ctx.name!r} diverged: {what} at epoch {epoch}, step {self.state['step']}; "
-            f"{where}. Lower the learning rates or change the loss, then run again."
-        )
+        advice = "Lower the learning rates or change the loss, then run again."
+        return diverged(self.ctx.name, what, epoch, self.state["step"], self.last, advice)

@@ -1,0 +1,114 @@
+"""The epoch loop the train and encoder stages share: batch counts, the seeded data order and
+noise per step, the step bookkeeping, and the world-size check on resume.
+
+Order and noise come from seeds derived per epoch and per step, never from the global RNG, so a
+stage resumed from any checkpoint draws exactly what an uninterrupted one drew.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import attrs
+import torch
+from torch import Tensor
+
+from ganaug.device import generator_for
+from ganaug.distributed import World
+from ganaug.errors import CheckpointError, DataError, DivergenceError
+from ganaug.interfaces import ImageSet
+from ganaug.seeds import derive_seed
+from ganaug_plugins.stages.data_parallel import agree, batch_shard
+from ganaug_plugins.stages.gan_step import noise
+from ganaug_plugins.stages.interrupt import DeferredInterrupt
+
+
+def fresh_position() -> dict[str, Any]:
+    """Where a stage that has not trained yet stands (what checkpoints save and resume reads)."""
+    return {"epoch": 0, "batch": 0, "step": 0, "images": 0, "seconds": 0.0}
+
+
+def steps_per_epoch(stage: str, images: int, batch_size: int, world: World, drop_last: bool) -> int:
+    """Steps in an epoch of ``images`` at ``batch_size`` per rank; refuses an epoch of none."""
+    size = batch_size * world.size  # the global batch
+    steps = images // size if drop_last else math.ceil(images / size)
+    if steps == 0:
+        across = f" x {world.size} ranks" if world.size > 1 else ""
+        raise DataError(
+            f"stage {stage!r}: {images} images are fewer than batch_size {batch_size}{across} "
+            "(lower batch_size or set drop_last = false)"
+        )
+    return steps
+
+
+def check_world_size(stage: str, path: Path, meta: dict[str, Any], world: World) -> None:
+    """A checkpoint resumes only on as many processes as wrote it (batches and order depend on it)."""
+    saved = int(meta.get("world_size", 1))
+    if saved != world.size:
+        raise CheckpointError(
+            f"stage {stage!r}: checkpoint {path} was written by a run on {saved} process(es) but this "
+            f"run has {world.size}; resume with the same --nproc-per-node x --nnodes ({saved}), since "
+            "batch size per rank and the data order depend on it"
+        )
+
+
+def diverged(stage: str, what: str, epoch: int, step: int, last: Path | None, advice: str) -> DivergenceError:
+    """The error for a NaN/inf loss or weight, naming where and the checkpoint to go back to."""
+    where = f"last good checkpoint: {last}" if last else "no checkpoint was written yet"
+    return DivergenceError(
+        f"stage {stage!r} diverged: {what} at epoch {epoch}, step {step}; {where}. {advice}"
+    )
+
+
+@attrs.frozen
+class Batch:
+    """One step's work for this rank: its images, its rows of the global batch's noise."""
+
+    index: int
+    images: Tensor
+    z: Tensor
+    size: int  # images in the global batch (all ranks)
+
+
+@attrs.define
+class Epochs:
+    """Batches of a stage's images, epoch by epoch, from the stage's own seed."""
+
+    images: ImageSet
+    seed: int
+    steps: int
+    batch_size: int
+    latent_dim: int
+    world: World
+    device: torch.device
+
+    def batches(self, epoch: int, state: dict[str, Any]) -> Iterator[Batch]:
+        """This rank's batches of ``epoch`` (0-based), from where ``state`` stands."""
+        order = torch.randperm(
+            len(self.images), generator=generator_for(derive_seed(self.seed, "order", epoch))
+        )
+        start = state["batch"] if epoch == state["epoch"] else 0
+        for batch in range(start, self.steps):
+            index, mine = batch_shard(order, batch, self.batch_size, self.world)
+            x = self.images.images[index[mine.start : mine.stop]].to(self.device)
+            # noise for the whole global batch, then this rank's rows: a function of the seed
+            z_seed = derive_seed(self.seed, "noise", state["step"])
+            z = noise(z_seed, len(index), self.latent_dim, self.device)[mine.start : mine.stop]
+            yield Batch(batch, x, z, len(index))
+
+    def step(
+        self, state: dict[str, Any], batch: Batch, run: Any, interrupt: DeferredInterrupt
+    ) -> tuple[dict[str, float], bool]:
+        """Run one step, average its figures over ranks, count it in ``state``; returns the figures
+        and whether any rank asked to stop (a Ctrl-C during this step counts: read after it)."""
+        began = time.perf_counter()
+        stats = run(batch.images, batch.z)
+        stats, stop = agree(self.world, stats, interrupt.requested, self.device)
+        state["seconds"] += time.perf_counter() - began
+        state["step"] += 1
+        state["images"] += batch.size
+        return stats, stop
