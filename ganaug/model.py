@@ -10,24 +10,20 @@ from __future__ import annotations
 
 import functools
 import logging
-import re
 import tempfile
-import tomllib
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
 import attrs
-import tomli_w
 import torch
 from torch import Tensor
 
-from ganaug.building import builder, create
+from ganaug.building import builder
 from ganaug.capabilities import DescribesPreprocessing, ReadsImages, ScoresModels
-from ganaug.context import StageContext
 from ganaug.device import generator_for, resolve_device
-from ganaug.errors import DataError, GanaugError, RecipeError, RunDirError
-from ganaug.interfaces import DataBundle, ImageSpec, TrainedModel
+from ganaug.errors import DataError, GanaugError, RunDirError
+from ganaug.interfaces import ImageSpec, TrainedModel
 from ganaug.networks import frozen, generate, is_conditional
 from ganaug.plugins import PluginHost, make_plugin_host
 from ganaug.preprocessing import (
@@ -38,11 +34,11 @@ from ganaug.preprocessing import (
     recorded,
 )
 from ganaug.progress import Progress
-from ganaug.recipe.load import load_recipe, parse_recipe
 from ganaug.recipe.resolve import declared_products
-from ganaug.recipe.schema import Recipe, StageSpec
+from ganaug.recipe.schema import Recipe
 from ganaug.registry import closest
-from ganaug.rundir import RECIPE, RunDir
+from ganaug.run_stages import model_stages, named_models, run_recipe_of, stage_context, stage_of
+from ganaug.rundir import RunDir
 from ganaug.scoring import ImageScores, ScoreContext, Scorer
 from ganaug.seeds import derive_seed
 from ganaug.thresholds import Threshold
@@ -156,9 +152,9 @@ class Model:
         for spec in self.recipe.stages:
             if self._scorer is not None and spec.name != self._scorer:
                 continue
-            stage = _stage(self.host, spec)
+            stage = stage_of(self.host, spec)
             if isinstance(stage, ScoresModels):
-                ctx = _context(spec, self.run_dir / spec.name, self.recipe, self.host, self.device)
+                ctx = stage_context(spec, self.run_dir / spec.name, self.recipe, self.host, self.device)
                 if scorers := stage.scorers(ctx, self.name):
                     return scorers
         which = f"stage {self._scorer!r} does not score" if self._scorer else "no stage of this run scores"
@@ -340,90 +336,6 @@ def _rows(
     return rows
 
 
-def _stage(host: PluginHost, spec: StageSpec) -> Any:
-    return create(host.registry, host.registry.get("stages", spec.kind), spec.options)
-
-
-def _context(
-    spec: StageSpec, folder: Path, recipe: Recipe, host: PluginHost, device: torch.device
-) -> StageContext:
-    """A stage context on an existing stage folder, with no data (restoring needs none)."""
-    return StageContext(
-        name=spec.name,
-        dir=folder,
-        run=recipe.run,
-        device=device,
-        data=DataBundle(classes=(), splits={}),
-        outputs={},
-        registry=host.registry,
-        log=logging.getLogger("ganaug").getChild(spec.name),
-    )
-
-
-def _named_models(
-    spec: StageSpec, run_dir: Path, recipe: Recipe, host: PluginHost, device: torch.device
-) -> dict[str, Any]:
-    """The restored outputs of the model stages ``spec``'s options name (``stage_ref("model")``
-    fields), so a stage whose model builds on another's (an encoder stage) can restore it."""
-    found: dict[str, Any] = {}
-    if not attrs.has(type(spec.options)):
-        return found
-    for field in attrs.fields(type(spec.options)):
-        if field.metadata.get("stage_ref") != "model":
-            continue
-        value = getattr(spec.options, field.name)
-        for name in value if isinstance(value, list | tuple) else [value]:
-            if name is None or name in found:
-                continue
-            upstream = recipe.stage(name)
-            ctx = _context(upstream, run_dir / name, recipe, host, device)
-            ctx.outputs.update(_named_models(upstream, run_dir, recipe, host, device))
-            found[name] = _stage(host, upstream).restore(ctx)
-    return found
-
-
-def run_recipe_of(run_dir: Path, host: PluginHost) -> Recipe:
-    """The resolved recipe stored in ``run_dir``; a clear error when it is not a run directory."""
-    if not run_dir.exists():
-        raise RunDirError(f"{run_dir}: no such run directory")
-    if not run_dir.is_dir():
-        raise RunDirError(f"{run_dir} is not a folder (expected a run directory)")
-    if RunDir(run_dir).read_manifest() is None or not (run_dir / RECIPE).is_file():
-        raise RunDirError(f"{run_dir} holds no ganaug run (no manifest.json and recipe.toml)")
-    try:
-        return load_recipe(run_dir / RECIPE, registry=host.registry)
-    except RecipeError as exc:
-        renamed = [p for p in exc.problems if p.message.startswith(RENAMED)]
-        if not renamed or len(renamed) < len(exc.problems):
-            raise
-    # a run made before options were renamed: read its recipe with the current names
-    raw = tomllib.loads((run_dir / RECIPE).read_text(encoding="utf-8"))
-    for problem in renamed:
-        _rename(raw, problem.path, problem.message.removeprefix(RENAMED))
-    return parse_recipe(tomli_w.dumps(raw), source=str(run_dir / RECIPE), registry=host.registry)
-
-
-RENAMED = "renamed: use "
-
-
-def _rename(node: Any, path: str, new: str) -> None:
-    """Rename the key at ``path`` (``stages[0].generator.z_dim``) of the raw recipe to ``new``."""
-    *parents, key = re.sub(r"\[(\d+)\]", r".\1", path).split(".")
-    for part in parents:
-        node = node[int(part)] if isinstance(node, list) else node[part]
-    node[new] = node.pop(key)
-
-
-def model_stages(recipe: Recipe, host: PluginHost) -> list[str]:
-    """The names of the recipe's stages whose kind produces a model."""
-    names = []
-    for spec in recipe.stages:
-        component = host.registry.get("stages", spec.kind)
-        if "model" in declared_products(component.factory):
-            names.append(spec.name)
-    return names
-
-
 def load_model(
     run_dir: str | Path,
     name: str,
@@ -458,9 +370,9 @@ def load_model(
             f"ganaug run RECIPE --resume {run_dir}"
         )
     torch_device = device if isinstance(device, torch.device) else resolve_device(device or "auto")
-    ctx = _context(spec, run_dir / name, recipe, host, torch_device)
-    ctx.outputs.update(_named_models(spec, run_dir, recipe, host, torch_device))
-    output = _stage(host, spec).restore(ctx)
+    ctx = stage_context(spec, run_dir / name, recipe, host, torch_device)
+    ctx.outputs.update(named_models(spec, run_dir, recipe, host, torch_device))
+    output = stage_of(host, spec).restore(ctx)
     if output.model is None:
         raise ModelError(f"stage {name!r} ({spec.kind}) restored no model from {run_dir / name}")
     trained = output.model

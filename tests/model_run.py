@@ -104,7 +104,7 @@ def make_run(folder: Path) -> Path:
 def split_images(run_dir: Path, split: str) -> ImageSet:
     """The run's ``split`` as its data source loads it (same seed, same order)."""
     from ganaug.building import builder
-    from ganaug.model import run_recipe_of
+    from ganaug.run_stages import run_recipe_of
 
     plugins = host()
     recipe = run_recipe_of(run_dir, plugins)
