@@ -4,6 +4,11 @@ Writes under its folder: ``checkpoints/`` (resumable, see :mod:`.checkpoint`), s
 ``samples/epoch-NNNN.png`` (fixed z and conditioning images), ``losses.csv``/``losses.png``, and
 the final ``generator.safetensors``/``discriminator.safetensors`` with ``training.json``.
 
+Generator EMA (``ema_decay``): an exponential moving average of G's parameters, updated after every
+G step (BatchNorm buffers copied from G, not averaged), is saved in every checkpoint and is the
+generator handed on, drawn in the sample grids and saved as ``generator.safetensors``; the raw G
+goes to ``generator_raw.safetensors``.
+
 Data order and noise come from seeds derived per epoch and per step, so a run resumed from any
 checkpoint ends with the same weights, bit for bit on the CPU, as one that never stopped.
 
@@ -38,7 +43,14 @@ from ganaug_plugins.stages.gan_step import GanStep, all_finite
 from ganaug_plugins.stages.interrupt import DeferredInterrupt
 from ganaug_plugins.stages.loop import Epochs, check_world_size, diverged, fresh_position, steps_per_epoch
 from ganaug_plugins.stages.loss_log import LossLog
-from ganaug_plugins.stages.train_files import Networks, SampleSheet, restore_model, trained_model, write_final
+from ganaug_plugins.stages.train_files import (
+    Networks,
+    SampleSheet,
+    restore_model,
+    trained_model,
+    update_ema,
+    write_final,
+)
 
 
 def _betas(_: object, attribute: attrs.Attribute, value: tuple[float, float]) -> None:
@@ -49,6 +61,11 @@ def _betas(_: object, attribute: attrs.Attribute, value: tuple[float, float]) ->
 def _positive(_: object, attribute: attrs.Attribute, value: float) -> None:
     if not value > 0:
         raise ValueError(f"must be > 0, got {value}")
+
+
+def _decay(_: object, attribute: attrs.Attribute, value: float | None) -> None:
+    if value is not None and not 0.0 < value < 1.0:
+        raise ValueError(f"must be in (0, 1) or unset (EMA off), got {value}")
 
 
 _GE1 = attrs.validators.ge(1)
@@ -84,6 +101,17 @@ class TrainOptions:
     )
     samples: int = option(16, validator=_GE1, help="images per sample grid (fixed z and conditioning images)")
     drop_last: bool = option(True, help="drop the last batch of an epoch when it is not full")
+    ema_decay: float | None = option(
+        None,
+        validator=_decay,
+        help="generator EMA decay in (0, 1), e.g. 0.999 (unset: off); the EMA generator is handed on and "
+        "saved as generator.safetensors, the raw G as generator_raw.safetensors",
+    )
+    ema_start: int = option(
+        0,
+        validator=attrs.validators.ge(0),
+        help="G steps before EMA averaging starts; until then the EMA copies G",
+    )
 
 
 class TrainStage:
@@ -150,7 +178,7 @@ class _Training:
                 "generator %r is unconditional, yet weighter %r applies", o.generator.name, o.weighter.name
             )
         sheet = SampleSheet.make(
-            ctx.dir / "samples", self.images, self.nets.generator, o.samples, self.seed, ctx.device
+            ctx.dir / "samples", self.images, self.nets.final_generator, o.samples, self.seed, ctx.device
         )
         monitor = (
             CopyMonitor(self.images.images, derive_seed(self.seed, "monitor"))
@@ -196,11 +224,12 @@ class _Training:
             "train_seconds": self.state["seconds"],
         }
         last = self.last or self._checkpoint(o.epochs, 0)  # the last epoch has written one
-        for module in (self.nets.generator, self.nets.discriminator):
-            sync_from_main(module, ctx.world)  # every rank hands on rank 0's (saved) networks
+        for module in (self.nets.generator, self.nets.discriminator, self.nets.generator_ema):
+            if module is not None:
+                sync_from_main(module, ctx.world)  # every rank hands on rank 0's (saved) networks
         info, files = write_final(ctx.dir, self.nets, self.images, last, metrics, self.log)
         mean = self.images.images.mean(dim=0)
-        model = trained_model(ctx, info, self.nets.generator, self.nets.discriminator, mean)
+        model = trained_model(ctx, info, self.nets.final_generator, self.nets.discriminator, mean)
         return StageOutput(model=model, metrics=metrics, files=[*files, *sheet.files(), last])
 
     def _epoch(self, epoch: int, interrupt: DeferredInterrupt) -> None:
@@ -210,6 +239,11 @@ class _Training:
             bar.advance(state["batch"] if epoch == state["epoch"] else 0)
             for batch in self.epochs.batches(epoch, state):
                 stats, stop = self.epochs.step(state, batch, self.step, interrupt)
+                if self.nets.generator_ema is not None and self.o.ema_decay is not None:
+                    update_ema(
+                        self.nets.generator_ema, self.nets.generator, self.o.ema_decay, state["step"],
+                        self.o.ema_start,
+                    )  # fmt: skip
                 for key in ("d_loss", "g_loss"):
                     if not math.isfinite(stats[key]):
                         raise self._diverged(f"{key} ({stats[key]})", epoch + 1)

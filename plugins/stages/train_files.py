@@ -1,11 +1,14 @@
 """What the train stage builds and writes: networks and optimisers, sample grids, final files.
 
 Final files: ``generator.safetensors``, ``discriminator.safetensors``, ``train_mean.safetensors``
-and ``training.json`` (image shape, metrics, last checkpoint), enough to rebuild the model.
+and ``training.json`` (image shape, metrics, last checkpoint), enough to rebuild the model. With
+generator EMA on, ``generator.safetensors`` holds the EMA generator (the one handed on) and
+``generator_raw.safetensors`` the trained G itself.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 from typing import Any
@@ -45,9 +48,32 @@ def build_networks(
     return generator.to(ctx.device), discriminator.to(ctx.device)
 
 
+def ema_copy(generator: nn.Module) -> nn.Module:
+    """A frozen copy of G that :func:`update_ema` keeps as G's exponential moving average."""
+    ema = copy.deepcopy(generator)
+    ema.requires_grad_(False)
+    return ema
+
+
+def update_ema(ema: nn.Module, generator: nn.Module, decay: float, step: int, start: int) -> None:
+    """After G's optimiser step ``step`` (1-based): ``ema = decay * ema + (1 - decay) * G`` for
+    each parameter, or a plain copy of G while ``step <= start``. Buffers (BatchNorm running
+    statistics and counts) are always copied from G, not averaged."""
+    with torch.no_grad():
+        ema_params, params = list(ema.parameters()), [p.detach() for p in generator.parameters()]
+        if step <= start:
+            torch._foreach_copy_(ema_params, params)
+        else:
+            torch._foreach_mul_(ema_params, decay)
+            torch._foreach_add_(ema_params, params, alpha=1.0 - decay)
+        for mine, theirs in zip(ema.buffers(), generator.buffers(), strict=True):
+            mine.copy_(theirs)
+
+
 @attrs.define
 class Networks:
-    """The live training objects: G, D, their Adam optimisers, the loss and the weighter."""
+    """The live training objects: G, D, their Adam optimisers, the loss and the weighter, and
+    the EMA copy of G when generator EMA is on (``ema_decay`` set)."""
 
     generator: nn.Module
     discriminator: nn.Module
@@ -55,6 +81,7 @@ class Networks:
     opt_d: Optimizer
     loss: Any
     weighter: Any
+    generator_ema: nn.Module | None = None
 
     @classmethod
     def build(cls, ctx: StageContext, options: Any, image: ImageSpec, seed: int) -> Networks:
@@ -63,9 +90,16 @@ class Networks:
         discriminator.train()
         opt_g = Adam(generator.parameters(), lr=options.lr_g, betas=tuple(options.betas_g))
         opt_d = Adam(discriminator.parameters(), lr=options.lr_d, betas=tuple(options.betas_d))
+        ema = ema_copy(generator) if options.ema_decay is not None else None
         return cls(
-            generator, discriminator, opt_g, opt_d, ctx.build(options.loss), ctx.build(options.weighter)
+            generator, discriminator, opt_g, opt_d, ctx.build(options.loss), ctx.build(options.weighter), ema
         )
+
+    @property
+    def final_generator(self) -> nn.Module:
+        """The generator the stage hands on and saves as ``generator.safetensors``: the EMA copy
+        when EMA is on, else G."""
+        return self.generator if self.generator_ema is None else self.generator_ema
 
     @property
     def latent_dim(self) -> int:
@@ -73,8 +107,11 @@ class Networks:
 
     @property
     def modules(self) -> dict[str, Any]:
-        """What a checkpoint saves besides the optimisers: G, D, and a loss or weighter with state."""
+        """What a checkpoint saves besides the optimisers: G, D, G's EMA copy when on, and a loss or
+        weighter with state."""
         found = {"generator": self.generator, "discriminator": self.discriminator}
+        if self.generator_ema is not None:
+            found["generator_ema"] = self.generator_ema
         found.update({k: v for k, v in (("loss", self.loss), ("weighter", self.weighter)) if stateful(v)})
         return found
 
@@ -134,11 +171,17 @@ def write_final(
     folder: Path, nets: Networks, images: ImageSet, checkpoint: Path, metrics: dict[str, Any], log: LossLog
 ) -> tuple[dict[str, Any], list[Path]]:
     """Final weights, the mean training image, the loss table and plot, and ``training.json``.
+    With EMA on, ``generator.safetensors`` is the EMA generator and ``generator_raw.safetensors``
+    the raw G.
 
     Returns the ``training.json`` content and the files written.
     """
+    raw = []
+    if nets.generator_ema is not None:
+        raw = [_save_tensors(nets.generator.state_dict(), folder / "generator_raw.safetensors")]
     files = [
-        _save_tensors(nets.generator.state_dict(), folder / "generator.safetensors"),
+        _save_tensors(nets.final_generator.state_dict(), folder / "generator.safetensors"),
+        *raw,
         _save_tensors(nets.discriminator.state_dict(), folder / "discriminator.safetensors"),
         _save_tensors({"train_mean": images.images.mean(dim=0)}, folder / "train_mean.safetensors"),
         log.write_csv(folder / "losses.csv"),
@@ -151,6 +194,8 @@ def write_final(
         "checkpoint": str(checkpoint.relative_to(folder)),
         "images": len(images),
     }
+    if nets.generator_ema is not None:
+        info["generator_ema"] = True  # generator.safetensors is the EMA copy
     files.append(write_json(folder / TRAINING, info))
     return info, files
 
