@@ -7,6 +7,8 @@ from collections.abc import Iterator
 
 import torch
 from torch import Tensor, nn
+from torch.nn.utils import parametrize
+from torch.nn.utils.parametrizations import spectral_norm
 
 from ganaug.interfaces import ImageSpec
 
@@ -23,6 +25,25 @@ def generate(generator: nn.Module, z: Tensor, condition: Tensor | None = None) -
             raise ValueError("this generator is conditional: it needs conditioning images")
         return generator(z, condition)
     return generator(z)
+
+
+#: The layers :func:`apply_spectral_norm` wraps.
+SPECTRAL_NORM_LAYERS: tuple[type[nn.Module], ...] = (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)
+
+
+def apply_spectral_norm(module: nn.Module) -> nn.Module:
+    """Wrap the weight of every Conv2d, ConvTranspose2d and Linear in ``module`` (in place) with
+    ``torch.nn.utils.parametrizations.spectral_norm`` and return ``module``.
+
+    Call it after initialising the weights. Each wrapped weight is divided by a power-iteration
+    estimate of its largest singular value, refined on every train-mode forward pass; the
+    iteration's vectors are buffers, so they travel with ``state_dict`` (and checkpoints). Its
+    initial vectors are drawn from torch's global random stream. Layers already wrapped are skipped.
+    """
+    for layer in list(module.modules()):
+        if isinstance(layer, SPECTRAL_NORM_LAYERS) and not parametrize.is_parametrized(layer, "weight"):
+            spectral_norm(layer)
+    return module
 
 
 @contextlib.contextmanager

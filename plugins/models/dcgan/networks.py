@@ -13,6 +13,7 @@ import math
 from torch import Tensor, nn
 
 from ganaug.interfaces import ImageSpec
+from ganaug.networks import apply_spectral_norm
 
 
 def _layers(image: ImageSpec) -> int:
@@ -36,11 +37,14 @@ def init_weights(module: nn.Module) -> None:
 
 
 class DcganGenerator(nn.Module):
-    """``forward(z, x=None) -> image``; unconditional, so ``x`` is ignored."""
+    """``forward(z, x=None) -> image``; unconditional, so ``x`` is ignored. ``spectral_norm``
+    wraps every (transposed) convolution with spectral normalisation."""
 
     conditional = False
 
-    def __init__(self, image: ImageSpec, latent_dim: int = 100, width: int = 64) -> None:
+    def __init__(
+        self, image: ImageSpec, latent_dim: int = 100, width: int = 64, spectral_norm: bool = False
+    ) -> None:
         super().__init__()
         steps = _layers(image)
         self.image = image
@@ -61,15 +65,18 @@ class DcganGenerator(nn.Module):
         layers += [nn.ConvTranspose2d(channels, image.channels, 4, 2, 1, bias=False), nn.Tanh()]
         self.net = nn.Sequential(*layers)
         init_weights(self)
+        if spectral_norm:
+            apply_spectral_norm(self)
 
     def forward(self, z: Tensor, x: Tensor | None = None) -> Tensor:
         return self.net(z.view(z.shape[0], -1, 1, 1))
 
 
 class DcganDiscriminator(nn.Module):
-    """``forward(x) -> (logits[N], features)``; features = the last convolution block's output."""
+    """``forward(x) -> (logits[N], features)``; features = the last convolution block's output.
+    ``spectral_norm`` wraps every convolution with spectral normalisation."""
 
-    def __init__(self, image: ImageSpec, width: int = 64) -> None:
+    def __init__(self, image: ImageSpec, width: int = 64, spectral_norm: bool = False) -> None:
         super().__init__()
         steps = _layers(image)
         layers: list[nn.Module] = [nn.Conv2d(image.channels, width, 4, 2, 1, bias=False), nn.LeakyReLU(0.2)]
@@ -84,6 +91,8 @@ class DcganDiscriminator(nn.Module):
         self.features = nn.Sequential(*layers)
         self.head = nn.Conv2d(channels, 1, 4, 1, 0, bias=False)
         init_weights(self)
+        if spectral_norm:
+            apply_spectral_norm(self)
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
         features = self.features(x)

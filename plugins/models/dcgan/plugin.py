@@ -26,6 +26,10 @@ class DcganGeneratorOptions:
         validator=attrs.validators.ge(1),
         help="channels of the last hidden layer, doubling towards the 4x4 start (64: 512 at 4x4 for 64x64)",
     )
+    spectral_norm: bool = option(
+        False,
+        help="spectral normalisation on every transposed convolution (off, as in DCGAN)",
+    )
 
 
 @attrs.frozen
@@ -36,6 +40,10 @@ class DcganDiscriminatorOptions:
         64,
         validator=attrs.validators.ge(1),
         help="channels of the first convolution, doubling per layer (64-128-256-512 at 64x64)",
+    )
+    spectral_norm: bool = option(
+        False,
+        help="spectral normalisation on every convolution, a Lipschitz bound on D (off, as in DCGAN)",
     )
 
 
@@ -52,12 +60,14 @@ class DcganEncoderOptions:
 
 def build_generator(options: DcganGeneratorOptions, image: ImageSpec) -> DcganGenerator:
     """The DCGAN generator G(z) for ``image``-shaped images."""
-    return DcganGenerator(image, latent_dim=options.latent_dim, width=options.width)
+    return DcganGenerator(
+        image, latent_dim=options.latent_dim, width=options.width, spectral_norm=options.spectral_norm
+    )
 
 
 def build_discriminator(options: DcganDiscriminatorOptions, image: ImageSpec) -> DcganDiscriminator:
     """The DCGAN discriminator for ``image``-shaped images."""
-    return DcganDiscriminator(image, width=options.width)
+    return DcganDiscriminator(image, width=options.width, spectral_norm=options.spectral_norm)
 
 
 def build_encoder(options: DcganEncoderOptions, image: ImageSpec, latent_dim: int) -> DcganEncoder:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from torch import Tensor, nn
 
 from ganaug.interfaces import ImageSpec
+from ganaug.networks import apply_spectral_norm
 from ganaug_plugins.models.iagan.blocks import DownBlock
 from ganaug_plugins.models.iagan.generator import check_size
 
@@ -17,9 +18,10 @@ class IaganDiscriminator(nn.Module):
 
     ``forward(x)`` returns ``(logits[N], features)``; ``features`` is the last convolution
     block's output ``[N, 8*width, S/16, S/16]``, the layer used for feature matching.
+    ``spectral_norm`` wraps every convolution and the head with spectral normalisation.
     """
 
-    def __init__(self, image: ImageSpec, width: int = 64) -> None:
+    def __init__(self, image: ImageSpec, width: int = 64, spectral_norm: bool = False) -> None:
         super().__init__()
         check_size(image)
         layers: list[nn.Module] = []
@@ -31,6 +33,8 @@ class IaganDiscriminator(nn.Module):
         self.features = nn.Sequential(*layers)
         side = image.size // 2**LAYERS
         self.head = nn.Linear(cin * side * side, 1)
+        if spectral_norm:
+            apply_spectral_norm(self)
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
         features = self.features(x)

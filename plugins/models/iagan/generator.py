@@ -16,6 +16,7 @@ import torch
 from torch import Tensor, nn
 
 from ganaug.interfaces import ImageSpec
+from ganaug.networks import apply_spectral_norm
 from ganaug_plugins.models.iagan.blocks import (
     SLOPE,
     DownBlock,
@@ -97,7 +98,8 @@ class ConditionCode(nn.Module):
 
 
 class IaganGenerator(nn.Module):
-    """``forward(z, x) -> image``: conditional generator with a ``latent_dim``-sized z."""
+    """``forward(z, x) -> image``: conditional generator with a ``latent_dim``-sized z;
+    ``spectral_norm`` wraps every convolution and linear layer with spectral normalisation."""
 
     conditional = True
 
@@ -109,6 +111,7 @@ class IaganGenerator(nn.Module):
         code_dim: int | None = None,
         code_dropout: float = 0.0,
         code_noise: float = 0.0,
+        spectral_norm: bool = False,
     ) -> None:
         super().__init__()
         check_size(image)
@@ -135,6 +138,8 @@ class IaganGenerator(nn.Module):
             nn.Tanh(),
         )
         self.act = nn.LeakyReLU(SLOPE)
+        if spectral_norm:
+            apply_spectral_norm(self)
 
     def forward(self, z: Tensor, x: Tensor | None = None) -> Tensor:
         if x is None:

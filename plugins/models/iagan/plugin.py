@@ -43,6 +43,10 @@ class IaganGeneratorOptions:
         validator=v.ge(0.0),
         help="std of Gaussian noise added to the encoded image while training (0: off)",
     )
+    spectral_norm: bool = option(
+        False,
+        help="spectral normalisation on every convolution and linear layer (off, as in the paper)",
+    )
 
 
 @attrs.frozen
@@ -53,6 +57,10 @@ class IaganDiscriminatorOptions:
         64,
         validator=v.ge(1),
         help="feature maps of the first of the four convolution layers (doubling after)",
+    )
+    spectral_norm: bool = option(
+        False,
+        help="spectral normalisation on every convolution and the head (off, as in the paper)",
     )
 
 
@@ -65,12 +73,13 @@ def build_generator(options: IaganGeneratorOptions, image: ImageSpec) -> IaganGe
         code_dim=options.code_dim,
         code_dropout=options.code_dropout,
         code_noise=options.code_noise,
+        spectral_norm=options.spectral_norm,
     )
 
 
 def build_discriminator(options: IaganDiscriminatorOptions, image: ImageSpec) -> IaganDiscriminator:
     """The IAGAN 4-layer CNN discriminator for ``image``-shaped images."""
-    return IaganDiscriminator(image, width=options.width)
+    return IaganDiscriminator(image, width=options.width, spectral_norm=options.spectral_norm)
 
 
 @hookimpl
