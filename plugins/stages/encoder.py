@@ -30,10 +30,6 @@ from ganaug.recipe.schema import ComponentRef, component, option, stage_ref
 from ganaug.seeds import derive_seed
 from ganaug.selection import ImageSelection
 from ganaug_plugins.stages.checkpoint import (
-    checked_position,
-    latest_checkpoint,
-    load_checkpoint,
-    restore_checkpoint,
     save_checkpoint,
 )
 from ganaug_plugins.stages.data_parallel import replicate, sync_from_main
@@ -49,7 +45,7 @@ from ganaug_plugins.stages.encoder_files import (
 from ganaug_plugins.stages.encoder_step import EncoderLoss, EncoderStep
 from ganaug_plugins.stages.gan_step import all_finite
 from ganaug_plugins.stages.interrupt import DeferredInterrupt
-from ganaug_plugins.stages.loop import Epochs, check_world_size, diverged, fresh_position, steps_per_epoch
+from ganaug_plugins.stages.loop import Epochs, diverged, fresh_position, restore_latest, steps_per_epoch
 
 _GE1 = attrs.validators.ge(1)
 
@@ -236,15 +232,13 @@ class _EncoderTraining:
         state["epoch"], state["batch"] = epoch + 1, 0
 
     def _resume(self) -> None:
-        self.last = latest_checkpoint(self.folder)
-        if self.last is None:
+        found = restore_latest(
+            self.ctx.name, self.folder, self.ctx.world, {"encoder": self.encoder},
+            {"optimizer": self.optimizer}, (self.encoder,),
+        )  # fmt: skip
+        if found is None:
             return
-        checkpoint = load_checkpoint(self.last)
-        check_world_size(self.ctx.name, self.last, checkpoint.meta, self.ctx.world)
-        restore_checkpoint(checkpoint, {"encoder": self.encoder}, {"optimizer": self.optimizer})
-        self.state = checked_position(self.last, checkpoint.meta)
-        if not all_finite(self.encoder):
-            raise CheckpointError(f"stage {self.ctx.name!r}: checkpoint {self.last} holds NaN/inf weights")
+        self.last, self.state = found
         self.log = EncoderLog.read_csv(self.ctx.dir / "losses.csv", self.state["step"])
         self.ctx.log.info(
             "resuming from %s (epoch %d, batch %d)", self.last, self.state["epoch"] + 1, self.state["batch"]

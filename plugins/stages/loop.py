@@ -15,15 +15,21 @@ from typing import Any
 
 import attrs
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from ganaug.device import generator_for
 from ganaug.distributed import World
 from ganaug.errors import CheckpointError, DataError, DivergenceError
 from ganaug.interfaces import ImageSet
 from ganaug.seeds import derive_seed
+from ganaug_plugins.stages.checkpoint import (
+    checked_position,
+    latest_checkpoint,
+    load_checkpoint,
+    restore_checkpoint,
+)
 from ganaug_plugins.stages.data_parallel import agree, batch_shard
-from ganaug_plugins.stages.gan_step import noise
+from ganaug_plugins.stages.gan_step import all_finite, noise
 from ganaug_plugins.stages.interrupt import DeferredInterrupt
 
 
@@ -54,6 +60,32 @@ def check_world_size(stage: str, path: Path, meta: dict[str, Any], world: World)
             f"run has {world.size}; resume with the same --nproc-per-node x --nnodes ({saved}), since "
             "batch size per rank and the data order depend on it"
         )
+
+
+def restore_latest(
+    stage: str,
+    folder: Path,
+    world: World,
+    modules: dict[str, Any],
+    optimizers: dict[str, Any],
+    networks: tuple[nn.Module, ...],
+) -> tuple[Path, dict[str, Any]] | None:
+    """Load the latest checkpoint in ``folder`` into ``modules`` and ``optimizers``: its path and the
+    position it saved, or None when there is none. Refuses another world size and NaN/inf weights
+    in ``networks``."""
+    last = latest_checkpoint(folder)
+    if last is None:
+        return None
+    checkpoint = load_checkpoint(last)
+    check_world_size(stage, last, checkpoint.meta, world)
+    restore_checkpoint(checkpoint, modules, optimizers)
+    position = checked_position(last, checkpoint.meta)
+    if not all_finite(*networks):
+        raise CheckpointError(
+            f"stage {stage!r}: checkpoint {last} holds NaN/inf weights; remove it "
+            "(and latest.json) to fall back to an earlier one, or start the stage again"
+        )
+    return last, position
 
 
 def diverged(stage: str, what: str, epoch: int, step: int, last: Path | None, advice: str) -> DivergenceError:

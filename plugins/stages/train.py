@@ -25,23 +25,19 @@ from typing import Any
 import attrs
 
 from ganaug.context import StageContext
-from ganaug.errors import CheckpointError, DivergenceError
+from ganaug.errors import DivergenceError
 from ganaug.interfaces import ImageSet, StageOutput
 from ganaug.recipe.schema import ComponentRef, component, option
 from ganaug.seeds import derive_seed
 from ganaug.selection import ImageSelection
 from ganaug_plugins.stages.checkpoint import (
-    checked_position,
-    latest_checkpoint,
-    load_checkpoint,
-    restore_checkpoint,
     save_checkpoint,
 )
 from ganaug_plugins.stages.conversion import CopyMonitor
 from ganaug_plugins.stages.data_parallel import replicate, sync_from_main
 from ganaug_plugins.stages.gan_step import GanStep, all_finite
 from ganaug_plugins.stages.interrupt import DeferredInterrupt
-from ganaug_plugins.stages.loop import Epochs, check_world_size, diverged, fresh_position, steps_per_epoch
+from ganaug_plugins.stages.loop import Epochs, diverged, fresh_position, restore_latest, steps_per_epoch
 from ganaug_plugins.stages.loss_log import LossLog
 from ganaug_plugins.stages.train_files import (
     Networks,
@@ -256,18 +252,14 @@ class _Training:
         state["epoch"], state["batch"] = epoch + 1, 0
 
     def _resume(self) -> None:
-        self.last = latest_checkpoint(self.folder)
-        if self.last is None:
+        nets = self.nets
+        found = restore_latest(
+            self.ctx.name, self.folder, self.ctx.world, nets.modules, nets.optimizers,
+            (nets.generator, nets.discriminator),
+        )  # fmt: skip
+        if found is None:
             return
-        checkpoint = load_checkpoint(self.last)
-        check_world_size(self.ctx.name, self.last, checkpoint.meta, self.ctx.world)
-        restore_checkpoint(checkpoint, self.nets.modules, self.nets.optimizers)
-        self.state = checked_position(self.last, checkpoint.meta)
-        if not all_finite(self.nets.generator, self.nets.discriminator):
-            raise CheckpointError(
-                f"stage {self.ctx.name!r}: checkpoint {self.last} holds NaN/inf weights; remove it "
-                "(and latest.json) to fall back to an earlier one, or start the stage again"
-            )
+        self.last, self.state = found
         self.log = LossLog.read_csv(self.ctx.dir / "losses.csv", self.state["step"])
         self.ctx.log.info(
             "resuming from %s (epoch %d, batch %d)", self.last, self.state["epoch"] + 1, self.state["batch"]
