@@ -92,8 +92,25 @@ class RecordsSteps(Protocol):
 
 
 @runtime_checkable
+class ObservesDiscriminator(Protocol):
+    """An augmenter that adapts to D (ADA): shown D's logits on the (augmented) real batch after
+    every D step, on the device, before G's step."""
+
+    def observe(self, real_logits: Tensor) -> None: ...
+
+
+@runtime_checkable
+class ReportsFigures(Protocol):
+    """A training component (augmenter, regularizer) with figures of its own, 0-dim tensors named as
+    ``losses.csv`` columns (``ada_p``, ``r1``); read with the step's losses in one host transfer."""
+
+    def figures(self) -> dict[str, Tensor]: ...
+
+
+@runtime_checkable
 class Stateful(Protocol):
-    """A training component (loss, weighter) with state that checkpoints save and resume restores."""
+    """A training component (loss, weighter, augmenter, regularizer) with state that checkpoints save
+    and resume restores."""
 
     def state_dict(self) -> dict[str, Any]: ...
 

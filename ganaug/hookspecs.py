@@ -71,6 +71,24 @@ def register_loss_weighters(register: Register) -> None:
 
 
 @hookspec
+def register_augmenters(register: Register) -> None:
+    """Register augmenters of the images the discriminator sees while a train stage runs (DiffAugment, ADA).
+
+    Factory: ``factory(options) -> Augmenter`` with ``__call__(images, rng) -> images``, differentiable
+    and applied alike to real and generated batches (see ``interfaces.Augmenter``).
+    """
+
+
+@hookspec
+def register_regularizers(register: Register) -> None:
+    """Register regularizers of the discriminator (R1, LeCam), terms added to D's loss in a train stage.
+
+    Factory: ``factory(options) -> Regularizer`` with ``penalty(discriminator, real, fake, real_logits,
+    fake_logits) -> Tensor`` (a scalar; see ``interfaces.Regularizer``).
+    """
+
+
+@hookspec
 def register_latent_searchers(register: Register) -> None:
     """Register latent searchers that find z for query images (augmentation and AnoGAN scoring).
 
@@ -84,6 +102,16 @@ def register_encoders(register: Register) -> None:
 
     Factory: ``factory(options, image: ImageSpec, latent_dim: int) -> Encoder`` (an ``nn.Module``
     whose ``forward(x)`` returns ``z[N, latent_dim]``; see ``interfaces.Encoder``).
+    """
+
+
+@hookspec
+def register_backbones(register: Register) -> None:
+    """Register feature backbones for sample-quality metrics (KID, precision/recall), fitted on the
+    run's own images: nothing is downloaded.
+
+    Factory: ``factory(options) -> Backbone`` with ``fit(images, seed=, device=)``,
+    ``features(images) -> Tensor[N, F]`` and ``describe() -> str`` (see ``interfaces.Backbone``).
     """
 
 
@@ -127,8 +155,11 @@ KINDS: dict[str, str] = {
     "discriminators": "register_discriminators",
     "gan_losses": "register_gan_losses",
     "loss_weighters": "register_loss_weighters",
+    "augmenters": "register_augmenters",
+    "regularizers": "register_regularizers",
     "latent_searchers": "register_latent_searchers",
     "encoders": "register_encoders",
+    "backbones": "register_backbones",
     "evaluators": "register_evaluators",
     "data_sources": "register_data_sources",
     "stages": "register_stages",

@@ -136,6 +136,24 @@ class LossWeighter(Protocol):
     def weights(self, real: Tensor, fake: Tensor) -> Tensor: ...
 
 
+class Augmenter(Protocol):
+    """A differentiable transform of the images D sees in a train stage, applied alike to the real
+    and the generated batch (D's step and G's step), its randomness drawn from ``rng`` (a CPU
+    ``torch.Generator`` seeded per step, so a resumed run draws the same). Optional capabilities:
+    ``ObservesDiscriminator``, ``ReportsFigures``, ``Stateful``."""
+
+    def __call__(self, images: Tensor, rng: torch.Generator) -> Tensor: ...
+
+
+class Regularizer(Protocol):
+    """A scalar term added to D's loss, from D, the batches D saw (augmented, when augmenters are on)
+    and its logits on them. Optional capabilities: ``ReportsFigures``, ``Stateful``."""
+
+    def penalty(
+        self, discriminator: nn.Module, real: Tensor, fake: Tensor, real_logits: Tensor, fake_logits: Tensor
+    ) -> Tensor: ...
+
+
 @runtime_checkable
 class Encoder(Protocol):
     """``forward(x)`` maps images ``x[N,C,H,W]`` in [-1, 1] to latent codes ``z[N, latent_dim]`` for
@@ -228,6 +246,22 @@ class EvalContext:
     files: list[Path] = attrs.Factory(list)
     build: Callable[..., Any] | None = None  # the stage's builder, for an evaluator's own components
     world: World = attrs.Factory(World)  # the torchrun job: a scoring evaluator may split its images
+    #: the run's images a selection names (``ImageSelection`` -> ``ImageSet``), e.g. to fit a backbone
+    select: Callable[..., ImageSet] | None = None
+    #: Markdown lines an evaluator adds to the stage's ``report.md`` (a table of its own, say)
+    sections: list[str] = attrs.Factory(list)
+
+
+class Backbone(Protocol):
+    """Image features for sample-quality metrics, fitted on the run's own images (never downloaded
+    weights): ``fit`` once per evaluate stage, then ``features`` of real and generated images, and a
+    line saying what produced them (printed beside every number)."""
+
+    def fit(self, images: ImageSet, *, seed: int, device: torch.device) -> None: ...
+
+    def features(self, images: Tensor) -> Tensor: ...
+
+    def describe(self) -> str: ...
 
 
 class Evaluator(Protocol):

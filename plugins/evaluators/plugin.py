@@ -1,10 +1,11 @@
-"""Registers the built-in evaluators: AnoGAN scoring, the L1-to-mean baseline, ROC/AUC."""
+"""Registers the built-in evaluators: AnoGAN scoring, the L1-to-mean baseline, ROC/AUC, sample quality."""
 
 from __future__ import annotations
 
 from ganaug.hookspecs import Register, hookimpl
 from ganaug_plugins.evaluators.anogan import AnoGANEvaluator, AnoGANOptions
 from ganaug_plugins.evaluators.baseline import L1MeanEvaluator, L1MeanOptions
+from ganaug_plugins.evaluators.quality import QualityEvaluator, QualityOptions
 from ganaug_plugins.evaluators.roc import RocEvaluator, RocOptions
 
 
@@ -27,4 +28,10 @@ def register_evaluators(register: Register) -> None:
         RocEvaluator,
         options=RocOptions,
         description="ROC AUC with bootstrap CI, ROC curves and mean score per class, per model and method",
+    )
+    register(
+        "quality",
+        QualityEvaluator,
+        options=QualityOptions,
+        description="Sample quality: KID, precision/recall/density/coverage on a fitted backbone, diversity",
     )

@@ -94,6 +94,7 @@ class EvaluateStage:
             progress=ctx.progress,
             build=ctx.build,
             world=ctx.world,
+            select=ctx.select,
         )
         methods: list[Method] = []
         built = []
@@ -112,7 +113,8 @@ class EvaluateStage:
         text = markdown_report(
             f"Evaluation: {ctx.name}", ectx.metrics, opts.positive, classes, images, methods
         )
-        files.append(write_text(ctx.dir / REPORT, "\n".join([text.rstrip("\n"), *section]) + "\n"))
+        parts = [text.rstrip("\n"), *section, *(["", *ectx.sections] if ectx.sections else [])]
+        files.append(write_text(ctx.dir / REPORT, "\n".join(parts) + "\n"))
         return StageOutput(metrics=ectx.metrics, files=[*files, *ectx.files])
 
     def scorers(self, ctx: StageContext, model: str) -> list[Scorer]:

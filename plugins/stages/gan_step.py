@@ -1,16 +1,23 @@
-"""One adversarial training step (D then G), and the noise it draws."""
+"""One adversarial training step (D then G), and the noise it draws.
+
+Augmenters (DiffAugment, ADA) transform every batch D sees, real and generated, in both steps;
+regularizers (R1, LeCam) add terms to D's loss. Their randomness comes from a generator seeded
+per step (and rank), so a resumed run draws the same.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 from torch.optim import Optimizer
 
-from ganaug.capabilities import PenalisedLoss, PenalisedWeighter
+from ganaug.capabilities import ObservesDiscriminator, PenalisedLoss, PenalisedWeighter, ReportsFigures
 from ganaug.device import generator_for
 from ganaug.networks import generate, without_param_grads
+from ganaug.seeds import derive_seed
 
 STATS = ("d_loss", "g_loss", "weight", "d_real", "d_fake")
 
@@ -32,12 +39,28 @@ class GanStep:
         weighter: Any,
         opt_g: Optimizer,
         opt_d: Optimizer,
+        augmenters: Sequence[Any] = (),
+        regularizers: Sequence[Any] = (),
+        seed: int = 0,
+        first_step: int = 0,
+        rank: int = 0,
     ) -> None:
         self.generator, self.discriminator = generator, discriminator
         self.loss, self.weighter = loss, weighter
         self.opt_g, self.opt_d = opt_g, opt_d
         self.penalty = loss.discriminator_penalty if isinstance(loss, PenalisedLoss) else None
         self.g_penalty = weighter.penalty if isinstance(weighter, PenalisedWeighter) else None
+        self.augmenters, self.regularizers = list(augmenters), list(regularizers)
+        self.observers = [a for a in self.augmenters if isinstance(a, ObservesDiscriminator)]
+        self.reporters = [c for c in (*self.augmenters, *self.regularizers) if isinstance(c, ReportsFigures)]
+        self.seed, self.count, self.rank = seed, first_step, rank
+        self.rng = torch.Generator()
+
+    def augment(self, images: Tensor) -> Tensor:
+        """The images as D sees them: each augmenter in turn (none: unchanged)."""
+        for augmenter in self.augmenters:
+            images = augmenter(images, self.rng)
+        return images
 
     def generate(self, z: Tensor, real: Tensor) -> Tensor:
         """G(z, x) with the real batch as conditioning images when G is conditional, else G(z)."""
@@ -45,27 +68,37 @@ class GanStep:
 
     def __call__(self, real: Tensor, z: Tensor) -> dict[str, float]:
         d, loss = self.discriminator, self.loss
+        if self.augmenters:
+            self.rng.manual_seed(derive_seed(self.seed, "augment", self.count, self.rank))
+        self.count += 1
         fake = self.generate(z, real)
 
         self.opt_d.zero_grad(set_to_none=True)
-        real_logits, _ = d(real)
-        fake_logits, _ = d(fake.detach())
+        seen_real, seen_fake = self.augment(real), self.augment(fake.detach())
+        real_logits, _ = d(seen_real)
+        fake_logits, _ = d(seen_fake)
         d_loss = loss.discriminator_loss(real_logits, fake_logits)
         if self.penalty is not None:
-            d_loss = d_loss + self.penalty(d, real, fake.detach())
+            d_loss = d_loss + self.penalty(d, seen_real, seen_fake)
+        for regularizer in self.regularizers:
+            d_loss = d_loss + regularizer.penalty(d, seen_real, seen_fake, real_logits, fake_logits)
         d_loss.backward()
         self.opt_d.step()
+        for observer in self.observers:
+            observer.observe(real_logits)
 
         self.opt_g.zero_grad(set_to_none=True)
         with without_param_grads(d):
-            logits, _ = d(fake)
+            logits, _ = d(self.augment(fake))
             weights = self.weighter.weights(real, fake)
             per_sample = loss.generator_loss(logits) * weights
             extra = self.g_penalty(real, fake) if self.g_penalty is not None else None
             g_loss = (per_sample if extra is None else per_sample + extra).mean()
             g_loss.backward()
         self.opt_g.step()
-        with torch.no_grad():  # one host transfer for all five figures (one sync on a GPU)
+        figures = {k: v for c in self.reporters for k, v in c.figures().items()}
+        with torch.no_grad():  # one host transfer for all figures (one sync on a GPU)
+            device = d_loss.device
             stats = torch.stack(
                 [
                     d_loss.detach().float(),
@@ -73,9 +106,10 @@ class GanStep:
                     weights.mean().float(),
                     real_logits.mean().float(),
                     fake_logits.mean().float(),
+                    *(v.detach().to(device).float().reshape(()) for v in figures.values()),
                 ]
             ).tolist()
-        return dict(zip(STATS, (float(v) for v in stats), strict=True))
+        return dict(zip((*STATS, *figures), (float(v) for v in stats), strict=True))
 
 
 def all_finite(*modules: nn.Module) -> bool:

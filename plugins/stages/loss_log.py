@@ -21,9 +21,15 @@ EPOCH_FIELDS = FIELDS[7:]
 
 @attrs.define
 class LossLog:
-    """Rows of :data:`FIELDS`, appended per training step."""
+    """Rows of :data:`FIELDS` and the ``extras`` (figures of augmenters and regularizers, averaged per
+    epoch like the losses), appended per training step."""
 
     rows: list[dict[str, float]] = attrs.Factory(list)
+    extras: tuple[str, ...] = ()
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        return (*FIELDS, *self.extras)
 
     def add(self, epoch: int, step: int, stats: dict[str, float]) -> None:
         nan = float("nan")
@@ -33,6 +39,7 @@ class LossLog:
                 "step": step,
                 **{k: stats[k] for k in STEP_FIELDS},
                 **dict.fromkeys(EPOCH_FIELDS, nan),
+                **{k: stats.get(k, nan) for k in self.extras},
             }
         )
 
@@ -49,32 +56,36 @@ class LossLog:
             return {}
         out = {k: sum(r[k] for r in rows) / len(rows) for k in STEP_FIELDS}
         out.update({k: rows[-1][k] for k in EPOCH_FIELDS if not math.isnan(rows[-1][k])})
+        for key in self.extras:
+            values = [r[key] for r in rows if not math.isnan(r[key])]
+            if values:
+                out[key] = sum(values) / len(values)
         return out
 
     def write_csv(self, path: Path) -> Path:
         buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=FIELDS, lineterminator="\n")
+        writer = csv.DictWriter(buffer, fieldnames=self.fields, lineterminator="\n")
         writer.writeheader()
         for row in self.rows:
             writer.writerow({k: (repr(v) if isinstance(v, float) else v) for k, v in row.items()})
         return write_text(path, buffer.getvalue())
 
     @classmethod
-    def read_csv(cls, path: Path, up_to_step: int) -> LossLog:
+    def read_csv(cls, path: Path, up_to_step: int, extras: tuple[str, ...] = ()) -> LossLog:
         """The rows of an earlier ``losses.csv`` up to ``up_to_step`` (for a resumed run)."""
         if not path.exists():
-            return cls()
+            return cls(extras=extras)
         with path.open(newline="") as handle:
-            rows = [_parse(row) for row in csv.DictReader(handle)]
-        return cls([r for r in rows if r["step"] <= up_to_step])
+            rows = [_parse(row, (*FIELDS, *extras)) for row in csv.DictReader(handle)]
+        return cls([r for r in rows if r["step"] <= up_to_step], extras)
 
     def plot(self, path: Path) -> Path:
         """D and G loss per step (with a per-epoch mean) and the mean G-loss weight."""
         from matplotlib.figure import Figure
 
         monitored = [r for r in self.rows if not math.isnan(r["copy_ssim"])]
-        fig = Figure(figsize=(8, 8 if monitored else 6), layout="constrained")
-        ratios = (3, 1, 1.5) if monitored else (3, 1)
+        ratios = (3, 1) + ((1.5,) if monitored else ()) + ((1.5,) if self.extras else ())
+        fig = Figure(figsize=(8, sum(ratios) + 2), layout="constrained")
         axes = fig.subplots(len(ratios), 1, sharex=True, height_ratios=ratios)
         losses, weights = axes[0], axes[1]
         steps = [r["step"] for r in self.rows]
@@ -98,6 +109,13 @@ class LossLog:
             copying.set_ylim(-0.05, 1.05)
             copying.legend(loc="lower right", fontsize="small")
             copying.set_title("copying (near 1: G copies x) and z-diversity (near 1: z does not matter)")
+        if self.extras:
+            own = axes[-1]
+            for key in self.extras:
+                own.plot(steps, [r[key] for r in self.rows], lw=0.8, label=key)
+            own.set_ylabel("value")
+            own.legend(loc="upper right", fontsize="small")
+            own.set_title("augmenters' and regularizers' figures")
         return save_figure(fig, path, dpi=100)
 
     def _epoch_means(self, key: str) -> tuple[list[int], list[float]]:
@@ -110,6 +128,6 @@ class LossLog:
         return ends, means
 
 
-def _parse(row: dict[str, Any]) -> dict[str, float]:
+def _parse(row: dict[str, Any], fields: tuple[str, ...]) -> dict[str, float]:
     """A row of ``losses.csv``; files from before the copy monitor lack its columns (nan)."""
-    return {k: (int(row[k]) if k in ("epoch", "step") else float(row.get(k) or "nan")) for k in FIELDS}
+    return {k: (int(row[k]) if k in ("epoch", "step") else float(row.get(k) or "nan")) for k in fields}

@@ -27,7 +27,7 @@ import attrs
 from ganaug.context import StageContext
 from ganaug.errors import DivergenceError
 from ganaug.interfaces import ImageSet, StageOutput
-from ganaug.recipe.schema import ComponentRef, component, option
+from ganaug.recipe.schema import ComponentRef, component, components, option
 from ganaug.seeds import derive_seed
 from ganaug.selection import ImageSelection
 from ganaug_plugins.stages.checkpoint import (
@@ -79,6 +79,14 @@ class TrainOptions:
     loss: ComponentRef = component("gan_losses", "least-squares", help="the adversarial loss of D and G")
     weighter: ComponentRef = component(
         "loss_weighters", "ssim", help="per-sample weights on G's loss (none: plain GAN / AnoGAN training)"
+    )
+    augmenters: list[ComponentRef] = components(
+        "augmenters",
+        help="differentiable transforms of every batch D sees, real and generated, applied in order "
+        "(none: the paper's plain training)",
+    )
+    regularizers: list[ComponentRef] = components(
+        "regularizers", help="terms added to D's loss (R1, LeCam; none: the paper's plain training)"
     )
     epochs: int = option(150, validator=_GE1, help="passes over the training images")
     batch_size: int = option(16, validator=_GE1, help="images per step (per rank under torchrun)")
@@ -150,7 +158,7 @@ class _Training:
         self.step: GanStep | None = None  # made in run(), after a resume loaded the weights
         self.folder = ctx.dir / "checkpoints"
         self.state: dict[str, Any] = fresh_position()
-        self.log = LossLog()
+        self.log = LossLog(extras=self.nets.figure_names())
         self.last: Path | None = None
 
     def _start(self) -> GanStep:
@@ -162,7 +170,10 @@ class _Training:
             "batch %d per rank x %d rank(s) = effective batch %d, %d steps per epoch; lr_g %g, lr_d %g",
             o.batch_size, ctx.world.size, o.batch_size * ctx.world.size, self.steps, o.lr_g, o.lr_d,
         )  # fmt: skip
-        return GanStep(g, d, nets.loss, nets.weighter, nets.opt_g, nets.opt_d)
+        return GanStep(
+            g, d, nets.loss, nets.weighter, nets.opt_g, nets.opt_d, nets.augmenters, nets.regularizers,
+            seed=self.seed, first_step=self.state["step"], rank=ctx.world.rank,
+        )  # fmt: skip
 
     def run(self) -> StageOutput:
         ctx, o = self.ctx, self.o
@@ -194,6 +205,7 @@ class _Training:
                     if "copy_ssim" in means
                     else ""
                 )
+                copying += "".join(f"; {k} {means[k]:.4g}" for k in self.log.extras if k in means)
                 ctx.log.info(
                     "epoch %d/%d: d_loss %.4f g_loss %.4f weight %.3f (%.1f images/s)%s",
                     done, o.epochs, means["d_loss"], means["g_loss"], means["weight"], self._rate(), copying,
@@ -214,6 +226,7 @@ class _Training:
                 for k in ("d_loss", "g_loss", "weight", "copy_ssim", "z_diversity_ssim")
                 if k in final
             },
+            **{k: final[k] for k in self.log.extras if k in final},
             "images_per_s": self._rate(),
             "epochs": o.epochs,
             "steps": self.state["step"],
@@ -260,7 +273,7 @@ class _Training:
         if found is None:
             return
         self.last, self.state = found
-        self.log = LossLog.read_csv(self.ctx.dir / "losses.csv", self.state["step"])
+        self.log = LossLog.read_csv(self.ctx.dir / "losses.csv", self.state["step"], self.nets.figure_names())
         self.ctx.log.info(
             "resuming from %s (epoch %d, batch %d)", self.last, self.state["epoch"] + 1, self.state["batch"]
         )

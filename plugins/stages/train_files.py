@@ -19,6 +19,7 @@ import torch
 from torch import Tensor, nn
 from torch.optim import Adam, Optimizer
 
+from ganaug.capabilities import ReportsFigures
 from ganaug.context import StageContext
 from ganaug.errors import CheckpointError, DataError
 from ganaug.imaging import save_grid
@@ -82,6 +83,8 @@ class Networks:
     loss: Any
     weighter: Any
     generator_ema: nn.Module | None = None
+    augmenters: list[Any] = attrs.Factory(list)
+    regularizers: list[Any] = attrs.Factory(list)
 
     @classmethod
     def build(cls, ctx: StageContext, options: Any, image: ImageSpec, seed: int) -> Networks:
@@ -92,8 +95,17 @@ class Networks:
         opt_d = Adam(discriminator.parameters(), lr=options.lr_d, betas=tuple(options.betas_d))
         ema = ema_copy(generator) if options.ema_decay is not None else None
         return cls(
-            generator, discriminator, opt_g, opt_d, ctx.build(options.loss), ctx.build(options.weighter), ema
-        )
+            generator, discriminator, opt_g, opt_d, ctx.build(options.loss), ctx.build(options.weighter), ema,
+            [ctx.build(ref) for ref in options.augmenters], [ctx.build(ref) for ref in options.regularizers],
+        )  # fmt: skip
+
+    def figure_names(self) -> tuple[str, ...]:
+        """The ``losses.csv`` columns the augmenters' and regularizers' own figures add, in order."""
+        names: list[str] = []
+        for component in (*self.augmenters, *self.regularizers):
+            if isinstance(component, ReportsFigures):
+                names += [k for k in component.figures() if k not in names]
+        return tuple(names)
 
     @property
     def final_generator(self) -> nn.Module:
@@ -113,6 +125,8 @@ class Networks:
         if self.generator_ema is not None:
             found["generator_ema"] = self.generator_ema
         found.update({k: v for k, v in (("loss", self.loss), ("weighter", self.weighter)) if stateful(v)})
+        found.update({f"augmenter_{i}": a for i, a in enumerate(self.augmenters) if stateful(a)})
+        found.update({f"regularizer_{i}": r for i, r in enumerate(self.regularizers) if stateful(r)})
         return found
 
     @property

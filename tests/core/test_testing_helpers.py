@@ -164,6 +164,18 @@ class EveryKind:
         register("mean-gap", MeanGapWeighter, options=ScaleOptions)
 
     @hookimpl
+    def register_augmenters(self, register: Register) -> None:
+        register("identity", lambda options: lambda images, rng: images)
+
+    @hookimpl
+    def register_regularizers(self, register: Register) -> None:
+        register("zero", lambda options: object())
+
+    @hookimpl
+    def register_backbones(self, register: Register) -> None:
+        register("flat", lambda options: object())
+
+    @hookimpl
     def register_latent_searchers(self, register: Register) -> None:
         register("best-of-random", BestOfRandom)
 
@@ -200,6 +212,9 @@ def test_every_hook_registers_through_the_host(host) -> None:
         "encoders": ["mlp", "tiny"],
         "gan_losses": ["squared"],
         "loss_weighters": ["mean-gap"],
+        "augmenters": ["identity"],
+        "regularizers": ["zero"],
+        "backbones": ["flat"],
         "latent_searchers": ["best-of-random"],
         "evaluators": ["count"],
         "data_sources": ["also-tiny", "tiny"],

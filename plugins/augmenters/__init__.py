@@ -1,0 +1,1 @@
+"""Built-in augmenters: differentiable transforms of the images the discriminator sees."""

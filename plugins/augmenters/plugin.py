@@ -1,0 +1,96 @@
+"""Registers the built-in augmenters: ``diffaugment`` and ``ada``."""
+
+from __future__ import annotations
+
+import attrs
+
+from ganaug.hookspecs import Register, hookimpl
+from ganaug.recipe.schema import option
+from ganaug_plugins.augmenters.augmenters import AdaptiveAugment, DiffAugment, ops_for
+
+POLICIES = ("color", "translation", "cutout")
+
+
+def _policy(_: object, attribute: attrs.Attribute, value: list[str]) -> None:
+    unknown = [name for name in value if name not in POLICIES]
+    if unknown or not value:
+        raise ValueError(f"expected a non-empty list of {', '.join(POLICIES)}; got {value}")
+
+
+def _ratio(_: object, attribute: attrs.Attribute, value: float) -> None:
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"must be in [0, 1], got {value}")
+
+
+@attrs.frozen
+class DiffAugmentOptions:
+    """Options of DiffAugment: which ops, and how far they go."""
+
+    policy: list[str] = option(
+        factory=lambda: list(POLICIES),
+        validator=_policy,
+        help="ops in order: color (brightness, contrast; saturation on colour images), translation, cutout",
+    )
+    translation_ratio: float = option(0.125, validator=_ratio, help="largest shift, as a share of the size")
+    cutout_ratio: float = option(
+        0.5, validator=_ratio, help="side of the cut-out square, as a share of the size"
+    )
+    fill: float = option(
+        0.0, help="value of the pixels shifted in and cut out (0: mid-grey in [-1, 1], DiffAugment's)"
+    )
+
+
+def _probability(_: object, attribute: attrs.Attribute, value: float) -> None:
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"must be in [0, 1], got {value}")
+
+
+@attrs.frozen
+class AdaOptions(DiffAugmentOptions):
+    """Options of ADA: DiffAugment's ops, each with the adaptive probability p."""
+
+    target: float = option(
+        0.6, validator=_probability, help="the r_t = E[sign(D(real))] that p is steered to (ADA's 0.6)"
+    )
+    speed: int = option(
+        10_000,
+        validator=attrs.validators.ge(1),
+        help="real images over which p can move from 0 to 1 (StyleGAN2-ADA: 500,000, for runs of "
+        "millions of images; ours see about 10,000)",
+    )
+    interval: int = option(4, validator=attrs.validators.ge(1), help="D steps between adjustments of p")
+    initial_p: float = option(0.0, validator=_probability, help="p at the first step")
+    max_p: float = option(1.0, validator=_probability, help="p is kept at or below this")
+
+
+def build_diffaugment(options: DiffAugmentOptions) -> DiffAugment:
+    """DiffAugment (Zhao et al., 2020): the same differentiable ops on real and generated images."""
+    return DiffAugment(ops_for(options.policy, options.translation_ratio, options.cutout_ratio, options.fill))
+
+
+def build_ada(options: AdaOptions) -> AdaptiveAugment:
+    """ADA (Karras et al., 2020): DiffAugment's ops, each applied with a p steered by D's overfitting."""
+    return AdaptiveAugment(
+        ops_for(options.policy, options.translation_ratio, options.cutout_ratio, options.fill),
+        target=options.target,
+        speed=options.speed,
+        interval=options.interval,
+        initial_p=options.initial_p,
+        max_p=options.max_p,
+    )
+
+
+@hookimpl
+def register_augmenters(register: Register) -> None:
+    register(
+        "diffaugment",
+        build_diffaugment,
+        options=DiffAugmentOptions,
+        description="DiffAugment: colour, translation and cut-out on every image D sees, real and fake",
+    )
+    register(
+        "ada",
+        build_ada,
+        options=AdaOptions,
+        description="Adaptive augmentation: DiffAugment's ops with a probability p steered by r_t",
+    )

@@ -1,0 +1,1 @@
+"""Built-in regularizers of the discriminator: R1 and LeCam."""
