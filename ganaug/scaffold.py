@@ -75,6 +75,15 @@ KINDS: dict[str, Kind] = {
         "where a train stage takes a loss weighter",
         'weighter = { name = "${component}", strength = 2.0 }',
     ),
+    "augmenter": Kind(
+        "augmenter",
+        "augmenters",
+        "augmenter",
+        "Flips some images D sees upside down",
+        "each image D sees, real or generated, is flipped top to bottom with probability `p`",
+        "in a train stage's `augmenters`, applied in order to every batch D sees",
+        'augmenters = [{ name = "${component}", p = 0.3 }]',
+    ),
     "searcher": Kind(
         "searcher",
         "latent_searchers",

@@ -8,6 +8,8 @@ same numbers every time.
 from __future__ import annotations
 
 from ganaug.testing.checks import (
+    check_augmenter,
+    check_backbone,
     check_component,
     check_data_source,
     check_discriminator,
@@ -17,6 +19,7 @@ from ganaug.testing.checks import (
     check_latent_searcher,
     check_loss_weighter,
     check_options,
+    check_regularizer,
 )
 from ganaug.testing.hosts import plugin_host, registered
 from ganaug.testing.tiny import (
@@ -48,6 +51,8 @@ __all__ = [
     "TinyPlugin",
     "TinySource",
     "TinySourceOptions",
+    "check_augmenter",
+    "check_backbone",
     "check_component",
     "check_data_source",
     "check_discriminator",
@@ -57,6 +62,7 @@ __all__ = [
     "check_latent_searcher",
     "check_loss_weighter",
     "check_options",
+    "check_regularizer",
     "plugin_host",
     "recipe_from",
     "registered",

@@ -13,7 +13,15 @@ import torch
 from torch import Tensor, nn
 
 from ganaug.building import create
-from ganaug.capabilities import DeclaresImage, DeclaresNames, PenalisedLoss, UsesEncoder
+from ganaug.capabilities import (
+    DeclaresImage,
+    DeclaresNames,
+    ObservesDiscriminator,
+    PenalisedLoss,
+    ReportsFigures,
+    Stateful,
+    UsesEncoder,
+)
 from ganaug.errors import RecipeError
 from ganaug.interfaces import DataBundle, ImageSpec, SearchResult
 from ganaug.plugins import PluginHost
@@ -206,7 +214,81 @@ def check_data_source(source: Any, seed: int = 0) -> DataBundle:
     return bundle
 
 
+def _figures(component: Any) -> None:
+    if isinstance(component, ReportsFigures):
+        for key, value in component.figures().items():
+            _expect(isinstance(key, str) and bool(key), "figures() keys must be non-empty names")
+            _expect(
+                isinstance(value, Tensor) and value.numel() == 1, f"figure {key!r} must be a 0-dim tensor"
+            )
+
+
+def _state_round_trip(component: Any) -> None:
+    if isinstance(component, Stateful):
+        state = component.state_dict()
+        _expect(isinstance(state, dict), "state_dict() must return a dict")
+        component.load_state_dict(state)
+
+
+def check_augmenter(augmenter: Any, image: ImageSpec = SMALL, batch: int = 4) -> Tensor:
+    """``augmenter(images, rng)`` keeps the shape, is finite, passes gradients to the images and draws
+    only from ``rng`` (the same seed gives the same output); optional capabilities answer."""
+    x = _batch(image, batch, 1).requires_grad_(True)
+    out = augmenter(x, torch.Generator().manual_seed(5))
+    _expect(
+        isinstance(out, Tensor) and out.shape == x.shape,
+        f"output shape {getattr(out, 'shape', None)}, expected {tuple(x.shape)}",
+    )
+    _finite(out, "the augmented images")
+    out.sum().backward()
+    _expect(x.grad is not None, "no gradient reaches the images: G could not learn through the augmenter")
+    again = augmenter(x.detach(), torch.Generator().manual_seed(5))
+    _expect(torch.equal(again, out.detach()), "the same rng seed gave different images: draw only from rng")
+    if isinstance(augmenter, ObservesDiscriminator):
+        augmenter.observe(torch.randn(batch, generator=torch.Generator().manual_seed(6)))
+    _figures(augmenter)
+    _state_round_trip(augmenter)
+    return out.detach()
+
+
+def check_regularizer(regularizer: Any, image: ImageSpec = SMALL, batch: int = 4) -> Tensor:
+    """``penalty(D, real, fake, real_logits, fake_logits)`` is a finite scalar whose gradient reaches
+    D's parameters; optional capabilities answer."""
+    critic = TinyDiscriminator(NET, image)
+    real, fake = _batch(image, batch, 1), _batch(image, batch, 2)
+    (real_logits, _), (fake_logits, _) = critic(real), critic(fake)
+    penalty = regularizer.penalty(critic, real, fake, real_logits, fake_logits)
+    _expect(isinstance(penalty, Tensor) and penalty.ndim == 0, "penalty must be a scalar tensor")
+    _finite(penalty, "penalty")
+    critic.zero_grad()
+    penalty.backward()
+    _expect(any(p.grad is not None for p in critic.parameters()), "penalty does not reach D's parameters")
+    _figures(regularizer)
+    _state_round_trip(regularizer)
+    return penalty.detach()
+
+
+def check_backbone(backbone: Any, image: ImageSpec = SMALL, batch: int = 8) -> Tensor:
+    """``fit`` on labelled images of two classes, then ``features`` gives finite ``[N, F]`` rows (the
+    same for the same images), and ``describe()`` a non-empty line."""
+    images = tiny_images(batch, ("a", "b"), image.size, image.channels, seed=3)
+    backbone.fit(images, seed=0, device=torch.device("cpu"))
+    features = backbone.features(images.images)
+    _expect(
+        isinstance(features, Tensor) and features.ndim == 2 and len(features) == batch,
+        "features must be [N, F]",
+    )
+    _finite(features, "features")
+    _expect(torch.equal(backbone.features(images.images), features), "features of the same images differ")
+    text = backbone.describe()
+    _expect(isinstance(text, str) and bool(text.strip()), "describe() must say what produced the features")
+    return features
+
+
 _CHECKS = {
+    "augmenters": check_augmenter,
+    "regularizers": check_regularizer,
+    "backbones": check_backbone,
     "generators": check_generator,
     "discriminators": check_discriminator,
     "gan_losses": check_gan_loss,

@@ -178,6 +178,9 @@ CHECKED_KINDS = (
     "discriminators",
     "encoders",
     "gan_losses",
+    "augmenters",
+    "regularizers",
+    "backbones",
     "loss_weighters",
     "latent_searchers",
 )
