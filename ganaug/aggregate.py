@@ -71,7 +71,9 @@ def read_run(setting: str, seed: int, folder: Path) -> RunRecord:
         if not run.is_done(name):
             continue
         if kind == "evaluate" and (folder / name / "scores.csv").exists():
-            evaluations[name] = _read_scores(folder / name / "scores.csv", stage["positive"], stage["models"])
+            scores = _read_scores(folder / name / "scores.csv", stage["positive"], stage["models"])
+            if scores.by_model:  # a stage of metric evaluators only (sample quality) scores no image
+                evaluations[name] = scores
         summary = folder / name / "summary.json"
         if kind == "augment" and summary.exists():
             block = json.loads(summary.read_text(encoding="utf-8")).get("conversion")

@@ -1,11 +1,14 @@
 """Make a recipe for another digit pair of mnist-5k from the 8-vs-3 quickstart (or ablation).
 
 Usage: .venv/bin/python scripts/pair_recipe.py SOURCE.toml TRAINED ANOMALY OUT.toml [--without-self]
+       [--keep NAME,NAME,...]
 
 Every class name "8" becomes TRAINED and "3" becomes ANOMALY; stage names keep their 8/3 suffixes
 (they name the roles: trained class, anomaly class), so sweeps and scripts/ablation_table.py read
 the new recipe like the old one. ``--without-self`` drops the AnoGAN self-augmentation stages
-(the confirmation runs compare IAGAN augmentation with the real-only baselines only).
+(the confirmation runs compare IAGAN augmentation with the real-only baselines only). ``--keep``
+keeps only the named train stages (and those models in the evaluate stages), e.g. the plain model
+and the settings a first sweep singled out.
 """
 
 from __future__ import annotations
@@ -28,16 +31,19 @@ def _swap(value: Any, names: dict[str, str]) -> Any:
     return names.get(value, value) if isinstance(value, str) else value
 
 
-def convert(text: str, trained: str, anomaly: str, without_self: bool) -> str:
+def convert(text: str, trained: str, anomaly: str, without_self: bool, keep: set[str] | None = None) -> str:
     recipe = tomllib.loads(text)
     names = {"8": trained, "3": anomaly}
+    dropped = set(SELF) if without_self else set()
+    if keep is not None:
+        dropped |= {s["name"] for s in recipe["stages"] if s["kind"] == "train" and s["name"] not in keep}
     stages = []
     for stage in recipe["stages"]:
-        if without_self and stage["name"] in SELF:
+        if stage["name"] in dropped:
             continue
         stage = {k: (v if k == "name" else _swap(v, names)) for k, v in stage.items()}
-        if without_self and stage["kind"] == "evaluate":
-            stage["models"] = [m for m in stage["models"] if m not in SELF]
+        if stage["kind"] == "evaluate":
+            stage["models"] = [m for m in stage["models"] if m not in dropped]
         stages.append(stage)
     out = {
         "run": {**recipe["run"], "name": f"pair-{trained}-{anomaly}"},
@@ -53,6 +59,8 @@ def convert(text: str, trained: str, anomaly: str, without_self: bool) -> str:
 
 if __name__ == "__main__":
     source, trained, anomaly, target = sys.argv[1:5]
-    text = convert(Path(source).read_text(), trained, anomaly, "--without-self" in sys.argv[5:])
+    rest = sys.argv[5:]
+    keep = set(rest[rest.index("--keep") + 1].split(",")) if "--keep" in rest else None
+    text = convert(Path(source).read_text(), trained, anomaly, "--without-self" in rest, keep)
     Path(target).write_text(text)
     print(f"wrote {target}")

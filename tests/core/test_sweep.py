@@ -141,7 +141,11 @@ def test_aggregate_auc_matches_sklearn_on_a_written_run(recipe: Path, tmp_path: 
     (run / "eval" / "done.json").write_text("{}")
     (run / "recipe.toml").write_text(
         '[[stages]]\nkind = "evaluate"\nname = "eval"\nmodels = ["a", "b"]\npositive = "3"\n'
+        '[[stages]]\nkind = "evaluate"\nname = "quality"\nmodels = ["a", "b"]\npositive = "3"\n'
     )
+    (run / "quality").mkdir()  # a stage of metric evaluators only: its scores.csv has no rows
+    (run / "quality" / "done.json").write_text("{}")
+    (run / "quality" / "scores.csv").write_text("image,label,model,method,residual,discrimination,score\n")
     rng = np.random.default_rng(0)
     labels = ["3"] * 10 + ["8"] * 10
     a, b = rng.normal(size=20) + np.r_[np.ones(10), np.zeros(10)], rng.normal(size=20)
@@ -160,6 +164,7 @@ def test_aggregate_auc_matches_sklearn_on_a_written_run(recipe: Path, tmp_path: 
         roc_auc_score(y, b) - roc_auc_score(y, a)
     )
     assert pair["baseline"] == "a" and pair["model"] == "b"
+    assert set(result["evaluate"]) == {"eval"}  # no empty AUC tables for the quality stage
 
 
 def test_a_finished_run_of_another_recipe_is_refused(recipe: Path, tmp_path: Path) -> None:
