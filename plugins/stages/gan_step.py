@@ -2,7 +2,8 @@
 
 Augmenters (DiffAugment, ADA) transform every batch D sees, real and generated, in both steps;
 regularizers (R1, LeCam) add terms to D's loss. Their randomness comes from a generator seeded
-per step (and rank), so a resumed run draws the same.
+per step (and rank), so a resumed run draws the same. Under torchrun, augmenters that observe D
+see the logits of the whole global batch, so every rank keeps the same state (ADA's p).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from torch.optim import Optimizer
 
 from ganaug.capabilities import ObservesDiscriminator, PenalisedLoss, PenalisedWeighter, ReportsFigures
 from ganaug.device import generator_for
+from ganaug.distributed import World
 from ganaug.networks import generate, without_param_grads
 from ganaug.seeds import derive_seed
 
@@ -43,7 +45,7 @@ class GanStep:
         regularizers: Sequence[Any] = (),
         seed: int = 0,
         first_step: int = 0,
-        rank: int = 0,
+        world: World | None = None,
     ) -> None:
         self.generator, self.discriminator = generator, discriminator
         self.loss, self.weighter = loss, weighter
@@ -53,7 +55,7 @@ class GanStep:
         self.augmenters, self.regularizers = list(augmenters), list(regularizers)
         self.observers = [a for a in self.augmenters if isinstance(a, ObservesDiscriminator)]
         self.reporters = [c for c in (*self.augmenters, *self.regularizers) if isinstance(c, ReportsFigures)]
-        self.seed, self.count, self.rank = seed, first_step, rank
+        self.seed, self.count, self.world = seed, first_step, world or World()
         self.rng = torch.Generator()
 
     def augment(self, images: Tensor) -> Tensor:
@@ -69,7 +71,7 @@ class GanStep:
     def __call__(self, real: Tensor, z: Tensor) -> dict[str, float]:
         d, loss = self.discriminator, self.loss
         if self.augmenters:
-            self.rng.manual_seed(derive_seed(self.seed, "augment", self.count, self.rank))
+            self.rng.manual_seed(derive_seed(self.seed, "augment", self.count, self.world.rank))
         self.count += 1
         fake = self.generate(z, real)
 
@@ -84,8 +86,10 @@ class GanStep:
             d_loss = d_loss + regularizer.penalty(d, seen_real, seen_fake, real_logits, fake_logits)
         d_loss.backward()
         self.opt_d.step()
-        for observer in self.observers:
-            observer.observe(real_logits)
+        if self.observers:  # under torchrun every rank observes the whole global batch: one p for all
+            seen = self.world.gather(real_logits.detach().reshape(len(real_logits), -1).mean(dim=1))
+            for observer in self.observers:
+                observer.observe(seen)
 
         self.opt_g.zero_grad(set_to_none=True)
         with without_param_grads(d):

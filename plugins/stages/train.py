@@ -172,7 +172,7 @@ class _Training:
         )  # fmt: skip
         return GanStep(
             g, d, nets.loss, nets.weighter, nets.opt_g, nets.opt_d, nets.augmenters, nets.regularizers,
-            seed=self.seed, first_step=self.state["step"], rank=ctx.world.rank,
+            seed=self.seed, first_step=self.state["step"], world=ctx.world,
         )  # fmt: skip
 
     def run(self) -> StageOutput:

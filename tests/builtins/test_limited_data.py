@@ -375,3 +375,35 @@ def test_every_switch_trains_a_conditional_generator_with_least_squares(tmp_path
     assert result.outputs["gan"].model.generator.conditional
     rows = list(csv.DictReader((result.run_dir / "gan" / "losses.csv").open()))
     assert len(rows) == 3 and all(float(r["r1"]) > 0 and float(r["weight"]) < 1 for r in rows)
+
+
+class _TwoRanks:
+    """A stand-in torchrun world of 2 ranks: gather appends the other rank's (negated) rows."""
+
+    rank, size, distributed = 1, 2, True
+
+    def gather(self, tensor: Tensor) -> Tensor:
+        return torch.cat([-tensor, tensor])
+
+
+class _Watcher:
+    def __init__(self) -> None:
+        self.seen: list[Tensor] = []
+
+    def __call__(self, images: Tensor, rng: torch.Generator) -> Tensor:
+        return images
+
+    def observe(self, real_logits: Tensor) -> None:
+        self.seen.append(real_logits)
+
+
+def test_under_torchrun_an_observer_sees_the_whole_global_batch() -> None:
+    watcher = _Watcher()
+    torch.manual_seed(0)
+    g, d = Toy(), Recorder()
+    opt_g, opt_d = (torch.optim.Adam(m.parameters(), lr=1e-3) for m in (g, d))
+    step = GanStep(g, d, BceLoss(), _NoWeights(), opt_g, opt_d, [watcher], seed=3, world=_TwoRanks())
+    step(_batch(4), torch.randn(4, 4))
+    (seen,) = watcher.seen
+    assert seen.shape == (8,)  # both ranks' rows: every rank steers p by the same logits
+    torch.testing.assert_close(seen[:4], -seen[4:])

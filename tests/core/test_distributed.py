@@ -187,3 +187,20 @@ def test_a_failing_rank_fails_the_job(base: Path) -> None:
     assert done.returncode != 0
     assert "injected failure on rank 1" in done.stdout + done.stderr
     assert not (base / "failing/aug/done.json").exists()
+
+
+def test_limited_data_switches_train_under_torchrun(tmp_path: Path) -> None:
+    """DiffAugment, ADA, R1 (a double backward through the DDP-wrapped D) and LeCam on 2 ranks."""
+    train_only = RECIPE.split('[[stages]]\nkind = "augment"')[0]
+    switches = (
+        'augmenters = [{ name = "diffaugment" }, { name = "ada", interval = 1, speed = 50 }]\n'
+        'regularizers = [{ name = "r1", gamma = 1.0 }, { name = "lecam" }]\n'
+    )
+    (tmp_path / "tiny.toml").write_text(
+        train_only.replace('weighter = { name = "none" }\n', 'weighter = { name = "none" }\n' + switches)
+    )
+    done = _ganaug(tmp_path, ["--out", str(tmp_path / "two")], 2)
+    assert done.returncode == 0, done.stderr[-4000:]
+    rows = _rows(tmp_path / "two" / "gan" / "losses.csv")
+    assert len(rows) == 4 and all(math.isfinite(float(r[k])) for r in rows for k in ("d_loss", "r1", "lecam"))
+    assert float(rows[-1]["ada_p"]) > 0  # p moved, from the logits of the whole global batch
