@@ -81,9 +81,11 @@ def table(sweeps: list[Path], baseline: str) -> list[str]:
     evaluate = {s: evaluate[s] for s in seeds}
     quality = {s: q for s, q in _merged(sweeps, "quality").items() if s in seeds}
     models = [m for m in _recipe_order(sweeps) if m in evaluate[seeds[0]]]
+    n = evaluate[seeds[0]][baseline]["anogan"]["n"]
+    counts = " + ".join(f"{count} of class {name}" for name, count in sorted(n.items()))
     lines = [
-        f"Seeds {', '.join(map(str, seeds))}; mean ± SD [95% t-interval over seeds]. Test: 150 + 150 images "
-        "per seed; AnoGAN: search of 100 steps (the quickstart's).",
+        f"Seeds {', '.join(map(str, seeds))}; mean ± SD [95% t-interval over seeds]. Test images per seed: "
+        f"{counts}; AnoGAN: the recipe's search.",
         "",
         "| model | AnoGAN AUC | − plain (seeds better) | L1-mean AUC | AnoGAN − L1-mean | "
         "seeds AnoGAN CI above L1-mean | per seed AnoGAN / L1-mean |",
@@ -109,8 +111,9 @@ def table(sweeps: list[Path], baseline: str) -> list[str]:
     first = quality[qseeds[0]][models[0]]["quality"]
     lines += [
         "",
-        f"Sample quality against the test 8s ({first['reference']} images, {first['samples']} samples per "
-        f"model), seeds {', '.join(map(str, qseeds))}. Backbone (seed {qseeds[0]}): {first['backbone']}. "
+        f"Sample quality against the test images of the trained class ({first['reference']} images, "
+        f"{first['samples']} samples per model), seeds {', '.join(map(str, qseeds))}. "
+        f"Backbone (seed {qseeds[0]}): {first['backbone']}. "
         f"Pairwise SSIM of the real test images: {first['real_ssim']:.3f} (lower: more diverse).",
         "",
         "Mean ± SD over seeds (each seed fits its own backbone on its own split: compare models, not KID "
