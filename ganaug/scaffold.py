@@ -84,6 +84,15 @@ KINDS: dict[str, Kind] = {
         "in a train stage's `augmenters`, applied in order to every batch D sees",
         'augmenters = [{ name = "${component}", p = 0.3 }]',
     ),
+    "regularizer": Kind(
+        "regularizer",
+        "regularizers",
+        "regularizer",
+        "Keeps the discriminator's logits near zero",
+        "a term `weight * mean(real_logits^2 + fake_logits^2)` added to D's loss every step",
+        "in a train stage's `regularizers`",
+        'regularizers = [{ name = "${component}", weight = 0.01 }]',
+    ),
     "searcher": Kind(
         "searcher",
         "latent_searchers",

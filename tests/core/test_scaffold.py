@@ -48,7 +48,16 @@ def test_every_template_is_written_and_every_file_has_a_template() -> None:
 
 
 def test_kinds_cover_the_issue_list_and_weighter_stays_the_default() -> None:
-    assert set(KINDS) == {"generator", "weighter", "augmenter", "searcher", "evaluator", "data", "stage"}
+    assert set(KINDS) == {
+        "generator",
+        "weighter",
+        "augmenter",
+        "regularizer",
+        "searcher",
+        "evaluator",
+        "data",
+        "stage",
+    }
     assert DEFAULT_KIND == "weighter"
 
 
