@@ -75,12 +75,14 @@ def _merged(sweeps: list[Path], folder: str) -> dict[int, dict]:
     return merged
 
 
-def table(sweeps: list[Path], baseline: str) -> list[str]:
+def table(sweeps: list[Path], baseline: str, only: list[str] | None = None) -> list[str]:
     evaluate = _merged(sweeps, "evaluate")
-    seeds = sorted(s for s in evaluate if all(s in _merged([w], "evaluate") for w in sweeps))
-    evaluate = {s: evaluate[s] for s in seeds}
-    quality = {s: q for s, q in _merged(sweeps, "quality").items() if s in seeds}
-    models = [m for m in _recipe_order(sweeps) if m in evaluate[seeds[0]]]
+    quality = _merged(sweeps, "quality")
+    models = [m for m in _recipe_order(sweeps) if only is None or m in only]
+    # the seeds every listed model was run on (sweeps of other seeds add seeds to the models they share)
+    seeds = sorted(s for s in evaluate if all(m in evaluate[s] for m in models))
+    if not seeds:
+        raise SystemExit(f"no seed has every model of {models}")
     n = evaluate[seeds[0]][baseline]["anogan"]["n"]
     counts = " + ".join(f"{count} of class {name}" for name, count in sorted(n.items()))
     lines = [
@@ -107,7 +109,7 @@ def table(sweeps: list[Path], baseline: str) -> list[str]:
         )
     if not quality:
         return lines
-    qseeds = sorted(quality)
+    qseeds = sorted(q for q in quality if q in seeds)
     first = quality[qseeds[0]][models[0]]["quality"]
     lines += [
         "",
@@ -164,12 +166,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("sweeps", type=Path, nargs="+")
     parser.add_argument("--baseline", default="anogan_real")
+    parser.add_argument("--models", help="only these models (comma-separated), on every seed they share")
     parser.add_argument("--samples", type=Path, help="also write the seed's last sample grids here (PNG)")
     parser.add_argument("--seed", type=int, default=0, help="the seed of --samples")
     args = parser.parse_args()
     if args.samples:
         sample_sheet(args.sweeps, args.seed, args.samples)
-    print("\n".join(table(args.sweeps, args.baseline)))
+    only = args.models.split(",") if args.models else None
+    print("\n".join(table(args.sweeps, args.baseline, only)))
 
 
 if __name__ == "__main__":
