@@ -21,14 +21,14 @@ from torch.optim import Adam, Optimizer
 
 from ganaug.capabilities import ReportsFigures
 from ganaug.context import StageContext
-from ganaug.errors import CheckpointError, DataError
+from ganaug.errors import CheckpointError, DataError, PluginError
 from ganaug.imaging import save_grid
 from ganaug.interfaces import ImageSet, ImageSpec, TrainedModel
 from ganaug.io import atomic_path, write_json
 from ganaug.seeds import derive_seed
 from ganaug_plugins.stages.checkpoint import stateful
 from ganaug_plugins.stages.gan_step import noise
-from ganaug_plugins.stages.loss_log import LossLog
+from ganaug_plugins.stages.loss_log import FIELDS, LossLog
 
 TRAINING = "training.json"
 
@@ -104,7 +104,13 @@ class Networks:
         names: list[str] = []
         for component in (*self.augmenters, *self.regularizers):
             if isinstance(component, ReportsFigures):
-                names += [k for k in component.figures() if k not in names]
+                for name in component.figures():
+                    if name in names or name in FIELDS:
+                        raise PluginError(
+                            f"{type(component).__name__} reports a figure {name!r} that another "
+                            "component or the losses already write: figure names must be unique"
+                        )
+                    names.append(name)
         return tuple(names)
 
     @property

@@ -12,7 +12,7 @@ from torch import Tensor, nn
 
 from ganaug.capabilities import ObservesDiscriminator, ReportsFigures, Stateful
 from ganaug.engine import run_recipe
-from ganaug.errors import RecipeError, RunInterrupted
+from ganaug.errors import PluginError, RecipeError, RunInterrupted
 from ganaug.hookspecs import Register, hookimpl
 from ganaug.plugins import make_plugin_host
 from ganaug.recipe.load import parse_recipe
@@ -407,3 +407,22 @@ def test_under_torchrun_an_observer_sees_the_whole_global_batch() -> None:
     (seen,) = watcher.seen
     assert seen.shape == (8,)  # both ranks' rows: every rank steers p by the same logits
     torch.testing.assert_close(seen[:4], -seen[4:])
+
+
+def test_a_figure_name_already_written_is_refused(tmp_path: Path) -> None:
+    class Clash(Constant):
+        def figures(self) -> dict[str, Tensor]:
+            return {"d_loss": torch.tensor(1.0)}
+
+    class Clashing:
+        @hookimpl
+        def register_regularizers(self, register: Register) -> None:
+            register("clash", lambda options: Clash())
+
+    host = make_plugin_host(
+        builtins=BUILTINS, entry_points=False, extra=[("testdata", TestPlugin()), ("clashing", Clashing())]
+    )
+    text = RECIPE.format(n=24, epochs=1, lr_d=4e-4)
+    recipe = parse_recipe(text, registry=host.registry, overrides=('stages.gan.regularizers=["clash"]',))
+    with pytest.raises(PluginError, match=r"'d_loss'.*must be unique"):
+        run_recipe(recipe, out=tmp_path / "run", host=host)
