@@ -38,6 +38,7 @@ class QualityOptions:
     diversity_images: int = option(
         100, validator=attrs.validators.ge(2), help="images whose pairwise SSIM gives the diversity"
     )
+    chunk_size: int = option(256, validator=_GE1, help="images per forward pass of G and the backbone")
 
 
 FIELDS = ("kid", "kid_std", "precision", "recall", "density", "coverage", "sample_ssim", "real_ssim")
@@ -60,8 +61,7 @@ class QualityEvaluator:
         backbone.fit(ctx.select(o.fit), seed=derive_seed(ctx.seed, "quality", "backbone"), device=ctx.device)
         described = backbone.describe()
         ctx.log.info("quality: backbone %s", described)
-        real_images = reference.images.to(ctx.device)
-        real = backbone.features(real_images)
+        real = _features(backbone, reference.images, ctx.device, o.chunk_size)
         real_ssim = mean_pairwise_ssim(reference.images, limit=o.diversity_images)
         n = o.samples or len(reference)
         rows: dict[str, dict[str, Any]] = {}
@@ -74,8 +74,9 @@ class QualityEvaluator:
             seed = derive_seed(ctx.seed, "quality", name)
             z = torch.randn(n, model.generator.latent_dim, generator=torch.Generator().manual_seed(seed))
             with frozen(model.generator), torch.no_grad():
-                fake_images = generate(model.generator, z.to(ctx.device))
-            fake = backbone.features(fake_images)
+                parts = [generate(model.generator, c.to(ctx.device)).cpu() for c in z.split(o.chunk_size)]
+            fake_images = torch.cat(parts)
+            fake = _features(backbone, fake_images, ctx.device, o.chunk_size)
             mean, std = kid(real, fake, subsets=o.kid_subsets, subset_size=o.kid_subset_size, seed=seed)
             found = {
                 "kid": mean,
@@ -90,6 +91,11 @@ class QualityEvaluator:
             ctx.metrics.setdefault(name, {})["quality"] = found
             rows[name] = found
         ctx.sections.extend(_section(rows, described, reference, ctx.positive))
+
+
+def _features(backbone: Any, images: torch.Tensor, device: torch.device, chunk: int) -> torch.Tensor:
+    """The backbone's features of ``images``, ``chunk`` at a time on ``device``, gathered on the CPU."""
+    return torch.cat([backbone.features(c.to(device)).cpu() for c in images.split(chunk)])
 
 
 def _normal(test: ImageSet, positive: str) -> ImageSet:

@@ -133,6 +133,7 @@ backbone = {backbone}
 fit = {{ split = "train" }}
 k = 3
 kid_subsets = 5
+chunk_size = 5
 """
 
 
