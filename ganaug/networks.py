@@ -27,6 +27,11 @@ def generate(generator: nn.Module, z: Tensor, condition: Tensor | None = None) -
     return generator(z)
 
 
+def flat_logits(logits: Tensor) -> Tensor:
+    """A discriminator's logits as ``[N]`` (one that hands ``[N, 1]`` or a patch map is averaged)."""
+    return logits.reshape(logits.shape[0], -1).mean(dim=1) if logits.ndim > 1 else logits
+
+
 #: The layers :func:`apply_spectral_norm` wraps.
 SPECTRAL_NORM_LAYERS: tuple[type[nn.Module], ...] = (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)
 

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
+from ganaug.networks import flat_logits
 from ganaug_plugins.augmenters.ops import Op, apply, policy_ops
 
 
@@ -57,7 +58,7 @@ class AdaptiveAugment:
 
     def observe(self, real_logits: Tensor) -> None:
         """Count one D step's logits on (augmented) real images; adjust p every ``interval`` steps."""
-        logits = real_logits.detach().reshape(len(real_logits), -1).mean(dim=1).float()
+        logits = flat_logits(real_logits.detach()).float()
         device = logits.device
         self.signs = self.signs.to(device) + torch.sign(logits).sum()
         self.seen = self.seen.to(device) + len(logits)

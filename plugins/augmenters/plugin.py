@@ -17,7 +17,7 @@ def _policy(_: object, attribute: attrs.Attribute, value: list[str]) -> None:
         raise ValueError(f"expected a non-empty list of {', '.join(POLICIES)}; got {value}")
 
 
-def _ratio(_: object, attribute: attrs.Attribute, value: float) -> None:
+def _unit(_: object, attribute: attrs.Attribute, value: float) -> None:
     if not 0.0 <= value <= 1.0:
         raise ValueError(f"must be in [0, 1], got {value}")
 
@@ -31,18 +31,13 @@ class DiffAugmentOptions:
         validator=_policy,
         help="ops in order: color (brightness, contrast; saturation on colour images), translation, cutout",
     )
-    translation_ratio: float = option(0.125, validator=_ratio, help="largest shift, as a share of the size")
+    translation_ratio: float = option(0.125, validator=_unit, help="largest shift, as a share of the size")
     cutout_ratio: float = option(
-        0.5, validator=_ratio, help="side of the cut-out square, as a share of the size"
+        0.5, validator=_unit, help="side of the cut-out square, as a share of the size"
     )
     fill: float = option(
         0.0, help="value of the pixels shifted in and cut out (0: mid-grey in [-1, 1], DiffAugment's)"
     )
-
-
-def _probability(_: object, attribute: attrs.Attribute, value: float) -> None:
-    if not 0.0 <= value <= 1.0:
-        raise ValueError(f"must be in [0, 1], got {value}")
 
 
 @attrs.frozen
@@ -50,7 +45,7 @@ class AdaOptions(DiffAugmentOptions):
     """Options of ADA: DiffAugment's ops, each with the adaptive probability p."""
 
     target: float = option(
-        0.6, validator=_probability, help="the r_t = E[sign(D(real))] that p is steered to (ADA's 0.6)"
+        0.6, validator=_unit, help="the r_t = E[sign(D(real))] that p is steered to (ADA's 0.6)"
     )
     speed: int = option(
         10_000,
@@ -59,8 +54,8 @@ class AdaOptions(DiffAugmentOptions):
         "millions of images; ours see about 10,000)",
     )
     interval: int = option(4, validator=attrs.validators.ge(1), help="D steps between adjustments of p")
-    initial_p: float = option(0.0, validator=_probability, help="p at the first step")
-    max_p: float = option(1.0, validator=_probability, help="p is kept at or below this")
+    initial_p: float = option(0.0, validator=_unit, help="p at the first step")
+    max_p: float = option(1.0, validator=_unit, help="p is kept at or below this")
 
 
 def build_diffaugment(options: DiffAugmentOptions) -> DiffAugment:

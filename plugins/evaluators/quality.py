@@ -100,13 +100,10 @@ def _features(backbone: Any, images: torch.Tensor, device: torch.device, chunk: 
 
 def _normal(test: ImageSet, positive: str) -> ImageSet:
     """The test images of every class but ``positive``."""
-    keep = torch.tensor([test.classes[int(i)] != positive for i in test.labels])
-    if not bool(keep.any()):
+    normal = test.of_classes([c for c in test.classes if c != positive])
+    if not len(normal):
         raise ValueError(f"the test images hold no class other than {positive!r} to compare samples with")
-    index = keep.nonzero().squeeze(1)
-    return ImageSet(
-        test.images[index], test.labels[index], tuple(test.ids[int(i)] for i in index), test.classes
-    )
+    return normal
 
 
 def _section(rows: dict[str, dict[str, Any]], backbone: str, reference: ImageSet, positive: str) -> list[str]:

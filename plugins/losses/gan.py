@@ -5,10 +5,7 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor
 
-
-def _flat(logits: Tensor) -> Tensor:
-    """Logits as ``[N]`` (a discriminator may hand ``[N, 1]``)."""
-    return logits.reshape(logits.shape[0], -1).mean(dim=1) if logits.ndim > 1 else logits
+from ganaug.networks import flat_logits
 
 
 class LeastSquaresLoss:
@@ -20,12 +17,12 @@ class LeastSquaresLoss:
         self.fake_target = fake_target
 
     def discriminator_loss(self, real_logits: Tensor, fake_logits: Tensor) -> Tensor:
-        real = (_flat(real_logits) - self.real_target).pow(2).mean()
-        fake = (_flat(fake_logits) - self.fake_target).pow(2).mean()
+        real = (flat_logits(real_logits) - self.real_target).pow(2).mean()
+        fake = (flat_logits(fake_logits) - self.fake_target).pow(2).mean()
         return 0.5 * (real + fake)
 
     def generator_loss(self, fake_logits: Tensor) -> Tensor:
-        return (_flat(fake_logits) - self.real_target).pow(2)
+        return (flat_logits(fake_logits) - self.real_target).pow(2)
 
 
 class BceLoss:
@@ -36,11 +33,11 @@ class BceLoss:
         self.real_label = real_label
 
     def discriminator_loss(self, real_logits: Tensor, fake_logits: Tensor) -> Tensor:
-        real, fake = _flat(real_logits), _flat(fake_logits)
+        real, fake = flat_logits(real_logits), flat_logits(fake_logits)
         real_loss = F.binary_cross_entropy_with_logits(real, real.new_full(real.shape, self.real_label))
         fake_loss = F.binary_cross_entropy_with_logits(fake, fake.new_zeros(fake.shape))
         return real_loss + fake_loss
 
     def generator_loss(self, fake_logits: Tensor) -> Tensor:
         # -log(sigmoid(l)) == softplus(-l), computed stably.
-        return F.softplus(-_flat(fake_logits))
+        return F.softplus(-flat_logits(fake_logits))

@@ -6,9 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-
-def _flat(logits: Tensor) -> Tensor:
-    return logits.reshape(len(logits), -1).mean(dim=1)
+from ganaug.networks import flat_logits
 
 
 class R1Penalty:
@@ -29,7 +27,7 @@ class R1Penalty:
             return real_logits.new_zeros(())
         x = real.detach().requires_grad_(True)
         logits, _ = discriminator(x)
-        (grad,) = torch.autograd.grad(_flat(logits).sum(), x, create_graph=True)
+        (grad,) = torch.autograd.grad(flat_logits(logits).sum(), x, create_graph=True)
         value = grad.pow(2).reshape(len(x), -1).sum(dim=1).mean()
         self.last = value.detach()
         return 0.5 * self.gamma * self.every * value
@@ -61,7 +59,7 @@ class LeCamPenalty:
     def penalty(
         self, discriminator: nn.Module, real: Tensor, fake: Tensor, real_logits: Tensor, fake_logits: Tensor
     ) -> Tensor:
-        real_l, fake_l = _flat(real_logits), _flat(fake_logits)
+        real_l, fake_l = flat_logits(real_logits), flat_logits(fake_logits)
         d = self.decay
         self.ema_real = d * self.ema_real.to(real_l.device) + (1 - d) * real_l.detach().mean().float()
         self.ema_fake = d * self.ema_fake.to(real_l.device) + (1 - d) * fake_l.detach().mean().float()

@@ -18,7 +18,7 @@ from torch.optim import Optimizer
 from ganaug.capabilities import ObservesDiscriminator, PenalisedLoss, PenalisedWeighter, ReportsFigures
 from ganaug.device import generator_for
 from ganaug.distributed import World
-from ganaug.networks import generate, without_param_grads
+from ganaug.networks import flat_logits, generate, without_param_grads
 from ganaug.seeds import derive_seed
 
 STATS = ("d_loss", "g_loss", "weight", "d_real", "d_fake")
@@ -87,7 +87,7 @@ class GanStep:
         d_loss.backward()
         self.opt_d.step()
         if self.observers:  # under torchrun every rank observes the whole global batch: one p for all
-            seen = self.world.gather(real_logits.detach().reshape(len(real_logits), -1).mean(dim=1))
+            seen = self.world.gather(flat_logits(real_logits.detach()))
             for observer in self.observers:
                 observer.observe(seen)
 
