@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
     from ganaug.context import DataContext, StageContext
     from ganaug.progress import Progress
+    from ganaug.selection import ImageSelection
 
 
 @attrs.frozen
@@ -213,6 +214,9 @@ class TrainedModel:
     checkpoint: Path | None = None
     train_mean: Tensor | None = None  # mean training image, for the trivial L1 baseline
     encoder: nn.Module | None = None  # an Encoder of G's latent space (an encoder stage's model)
+    #: the images the model was trained on (its stage's selection, ``add`` included), so a baseline
+    #: detector can be fitted on exactly the same ones (None: the stage does not say)
+    train_data: ImageSelection | None = None
 
 
 @attrs.define

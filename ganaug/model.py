@@ -298,6 +298,7 @@ class Model:
                     workdir=Path(work) / str(i),
                     log=self.log,
                     progress=progress or Progress(),
+                    dir=scorer.dir,
                 )
                 for result in scorer.evaluator.score_images(ctx):
                     if methods is not None and result.method not in methods:

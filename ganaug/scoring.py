@@ -43,7 +43,9 @@ class ImageScores:
 @attrs.define
 class ScoreContext:
     """What ``ScoresImages.score_images`` gets: the model, the images (``[N, C, H, W]`` in the
-    run's value range), a seed, a device, a builder for components, and a scratch folder."""
+    run's value range), a seed, a device, a builder for components, a scratch folder, and the
+    scoring stage's folder (``dir``: where an evaluator kept what it fitted, e.g. a baseline's
+    fit images; None outside a run)."""
 
     model: TrainedModel
     images: Tensor
@@ -54,15 +56,17 @@ class ScoreContext:
     log: logging.Logger = attrs.Factory(lambda: logging.getLogger("ganaug.score"))
     progress: Any = None
     world: World = attrs.Factory(World)
+    dir: Path | None = None
 
 
 @attrs.frozen
 class Scorer:
     """How a stage scores one model: a ``ScoresImages`` evaluator, the stage's builder and
-    seed, and the thresholds it fitted, by method."""
+    seed, the thresholds it fitted, by method, and the stage's folder."""
 
     stage: str
     evaluator: ScoresImages
     build: Callable[..., Any]
     seed: int
     thresholds: dict[str, Threshold] = attrs.Factory(dict)
+    dir: Path | None = None

@@ -1,14 +1,15 @@
 """Make a recipe for another digit pair of mnist-5k from the 8-vs-3 quickstart (or ablation).
 
 Usage: .venv/bin/python scripts/pair_recipe.py SOURCE.toml TRAINED ANOMALY OUT.toml [--without-self]
-       [--keep NAME,NAME,...]
+       [--keep NAME,NAME,...] [--name PREFIX]
 
 Every class name "8" becomes TRAINED and "3" becomes ANOMALY; stage names keep their 8/3 suffixes
 (they name the roles: trained class, anomaly class), so sweeps and scripts/ablation_table.py read
 the new recipe like the old one. ``--without-self`` drops the AnoGAN self-augmentation stages
 (the confirmation runs compare IAGAN augmentation with the real-only baselines only). ``--keep``
 keeps only the named train stages (and those models in the evaluate stages), e.g. the plain model
-and the settings a first sweep singled out.
+and the settings a first sweep singled out. ``--name`` sets the run name's prefix (default ``pair``:
+``pair-7-1``).
 """
 
 from __future__ import annotations
@@ -31,7 +32,14 @@ def _swap(value: Any, names: dict[str, str]) -> Any:
     return names.get(value, value) if isinstance(value, str) else value
 
 
-def convert(text: str, trained: str, anomaly: str, without_self: bool, keep: set[str] | None = None) -> str:
+def convert(
+    text: str,
+    trained: str,
+    anomaly: str,
+    without_self: bool,
+    keep: set[str] | None = None,
+    prefix: str = "pair",
+) -> str:
     recipe = tomllib.loads(text)
     names = {"8": trained, "3": anomaly}
     dropped = set(SELF) if without_self else set()
@@ -46,7 +54,7 @@ def convert(text: str, trained: str, anomaly: str, without_self: bool, keep: set
             stage["models"] = [m for m in stage["models"] if m not in dropped]
         stages.append(stage)
     out = {
-        "run": {**recipe["run"], "name": f"pair-{trained}-{anomaly}"},
+        "run": {**recipe["run"], "name": f"{prefix}-{trained}-{anomaly}"},
         "data": _swap(recipe["data"], names),
     }
     out["stages"] = stages
@@ -61,6 +69,7 @@ if __name__ == "__main__":
     source, trained, anomaly, target = sys.argv[1:5]
     rest = sys.argv[5:]
     keep = set(rest[rest.index("--keep") + 1].split(",")) if "--keep" in rest else None
-    text = convert(Path(source).read_text(), trained, anomaly, "--without-self" in rest, keep)
+    prefix = rest[rest.index("--name") + 1] if "--name" in rest else "pair"
+    text = convert(Path(source).read_text(), trained, anomaly, "--without-self" in rest, keep, prefix)
     Path(target).write_text(text)
     print(f"wrote {target}")

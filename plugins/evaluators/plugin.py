@@ -1,10 +1,19 @@
-"""Registers the built-in evaluators: AnoGAN scoring, the L1-to-mean baseline, ROC/AUC, sample quality."""
+"""Registers the built-in evaluators: AnoGAN scoring, the classical baselines (L1-to-mean, kNN, PCA,
+one-class SVM), ROC/AUC, sample quality."""
 
 from __future__ import annotations
 
 from ganaug.hookspecs import Register, hookimpl
 from ganaug_plugins.evaluators.anogan import AnoGANEvaluator, AnoGANOptions
 from ganaug_plugins.evaluators.baseline import L1MeanEvaluator, L1MeanOptions
+from ganaug_plugins.evaluators.classical import (
+    KnnBaseline,
+    KnnOptions,
+    OcsvmBaseline,
+    OcsvmOptions,
+    PcaBaseline,
+    PcaOptions,
+)
 from ganaug_plugins.evaluators.quality import QualityEvaluator, QualityOptions
 from ganaug_plugins.evaluators.roc import RocEvaluator, RocOptions
 
@@ -22,6 +31,24 @@ def register_evaluators(register: Register) -> None:
         L1MeanEvaluator,
         options=L1MeanOptions,
         description="Baseline score: mean |x - mean training image|",
+    )
+    register(
+        "knn",
+        KnnBaseline,
+        options=KnnOptions,
+        description="Baseline score: distance to the k nearest training images (pixels or features)",
+    )
+    register(
+        "pca",
+        PcaBaseline,
+        options=PcaOptions,
+        description="Baseline score: reconstruction error after a PCA of the training images",
+    )
+    register(
+        "ocsvm",
+        OcsvmBaseline,
+        options=OcsvmOptions,
+        description="Baseline score: a one-class SVM (RBF kernel) fitted on the training images",
     )
     register(
         "roc",

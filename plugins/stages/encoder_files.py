@@ -169,4 +169,5 @@ def encoded_model(
         checkpoint=checkpoint,
         train_mean=base.train_mean,
         encoder=encoder.eval(),
+        train_data=base.train_data,
     )

@@ -23,7 +23,7 @@ from ganaug.tables import write_scores_csv
 from ganaug_plugins.stages import thresholds as fitted
 from ganaug_plugins.stages.evaluate_report import markdown_report
 
-SCORES, METRICS, REPORT = "scores.csv", "metrics.json", "report.md"
+SCORES, METRICS, REPORT, METHODS = "scores.csv", "metrics.json", "report.md", "methods.json"
 
 
 def _not_the_test(instance: Any, _: attrs.Attribute, value: ImageSelection | None) -> None:
@@ -107,6 +107,7 @@ class EvaluateStage:
             evaluator.evaluate(ectx)
         validated, section = fitted.validate(ctx, built, models, ectx, opts) if opts.validation else ([], [])
         files = [write_scores_csv(ectx.scores, ctx.dir / SCORES), write_json(ctx.dir / METRICS, ectx.metrics)]
+        files.append(write_json(ctx.dir / METHODS, [attrs.asdict(m) for m in methods]))
         files += validated
         images = [p.name for p in ectx.files if p.suffix == ".png"]
         classes = sorted(set(test.classes[int(i)] for i in test.labels))

@@ -198,5 +198,5 @@ def scorers(ctx: StageContext, options: Any, model: str) -> list[Scorer]:
     for ref in options.evaluators:
         evaluator = ctx.build(ref)
         if isinstance(evaluator, ScoresImages):
-            found.append(Scorer(ctx.name, evaluator, ctx.build, ctx.seed, thresholds))
+            found.append(Scorer(ctx.name, evaluator, ctx.build, ctx.seed, thresholds, ctx.dir))
     return found

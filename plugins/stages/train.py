@@ -238,7 +238,8 @@ class _Training:
                 sync_from_main(module, ctx.world)  # every rank hands on rank 0's (saved) networks
         info, files = write_final(ctx.dir, self.nets, self.images, last, metrics, self.log)
         mean = self.images.images.mean(dim=0)
-        model = trained_model(ctx, info, self.nets.final_generator, self.nets.discriminator, mean)
+        nets = self.nets
+        model = trained_model(ctx, info, nets.final_generator, nets.discriminator, mean, self.o.data)
         return StageOutput(model=model, metrics=metrics, files=[*files, *sheet.files(), last])
 
     def _epoch(self, epoch: int, interrupt: DeferredInterrupt) -> None:

@@ -26,6 +26,7 @@ from ganaug.imaging import save_grid
 from ganaug.interfaces import ImageSet, ImageSpec, TrainedModel
 from ganaug.io import atomic_path, write_json
 from ganaug.seeds import derive_seed
+from ganaug.selection import ImageSelection
 from ganaug_plugins.stages.checkpoint import stateful
 from ganaug_plugins.stages.gan_step import noise
 from ganaug_plugins.stages.loss_log import FIELDS, LossLog
@@ -242,6 +243,7 @@ def trained_model(
     generator: nn.Module,
     discriminator: nn.Module,
     train_mean: Tensor,
+    train_data: ImageSelection | None = None,
 ) -> TrainedModel:
     """What the stage hands on: both networks in eval mode, the image shape, the checkpoint."""
     return TrainedModel(
@@ -251,6 +253,7 @@ def trained_model(
         image=ImageSpec(**info["image"]),
         checkpoint=ctx.dir / info["checkpoint"],
         train_mean=train_mean,
+        train_data=train_data,
     )
 
 
@@ -276,4 +279,4 @@ def restore_model(ctx: StageContext, options: Any) -> tuple[TrainedModel, dict[s
     means = _load(ctx.dir / "train_mean.safetensors")
     if "train_mean" not in means:
         raise CheckpointError(f"{ctx.dir / 'train_mean.safetensors'} holds no 'train_mean' tensor")
-    return trained_model(ctx, info, generator, discriminator, means["train_mean"]), info
+    return trained_model(ctx, info, generator, discriminator, means["train_mean"], options.data), info
