@@ -1,7 +1,7 @@
 """A small finished run for the trained-model tests: real MNIST digits (mnist-5k) at 16x16.
 
 ``base`` is a DCGAN AnoGAN, ``cond`` a tiny conditional generator (``ganaug.testing``'s TINY
-plugin), ``eval`` evaluates ``base`` with thresholds fitted on the ``val`` split, ``plain`` does the
+plugin), ``eval`` evaluates ``base`` (AnoGAN and the classical baselines) with thresholds fitted on the ``val`` split, ``plain`` does the
 same without a validation selection (no thresholds: what every recipe did before).
 """
 
@@ -72,6 +72,9 @@ threshold_fpr = 0.2
 evaluators = [
   { name = "anogan", searcher = { name = "backprop", steps = 5 }, curves = 2, samples = 2 },
   { name = "l1-mean" },
+  { name = "knn", k = 2 },
+  { name = "pca" },
+  { name = "ocsvm" },
   { name = "roc", bootstrap = 20 },
 ]
 
@@ -84,6 +87,9 @@ test = { split = "test" }
 evaluators = [
   { name = "anogan", searcher = { name = "backprop", steps = 5 }, curves = 2, samples = 2 },
   { name = "l1-mean" },
+  { name = "knn", k = 2 },
+  { name = "pca" },
+  { name = "ocsvm" },
   { name = "roc", bootstrap = 20 },
 ]
 """

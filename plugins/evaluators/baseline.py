@@ -9,6 +9,7 @@ import attrs
 
 from ganaug.capabilities import Method
 from ganaug.interfaces import EvalContext
+from ganaug.scoring import ImageScores, ScoreContext
 
 METHOD = "l1-mean"
 
@@ -46,3 +47,11 @@ class L1MeanEvaluator:
                         "score": score,
                     }
                 )
+
+    def score_images(self, ctx: ScoreContext) -> list[ImageScores]:
+        """Score new images (``ganaug score``) against the model's mean training image."""
+        if ctx.model.train_mean is None:
+            return []
+        mean = ctx.model.train_mean.detach().float().cpu().reshape(1, *ctx.images.shape[1:])
+        scores = (ctx.images.float().cpu() - mean).abs().flatten(1).mean(1)
+        return [ImageScores(METHOD, scores, residual=scores)]

@@ -118,6 +118,7 @@ def validate(
         progress=ctx.progress,
         build=ctx.build,
         world=ctx.world,
+        select=ctx.select,
     )
     for evaluator in evaluators:
         if isinstance(evaluator, ScoringEvaluator):

@@ -101,12 +101,30 @@ def test_scores_of_the_test_images_match_the_evaluate_stage(run_dir: Path, test_
     assert result.methods["anogan"].reconstruction.shape == (10, 1, 16, 16)
 
 
+@pytest.mark.parametrize("method", ["l1-mean", "knn", "pca", "ocsvm"])
+def test_baseline_scores_of_image_files_match_the_evaluate_stage(
+    run_dir: Path, test_pngs: list[Path], method: str
+) -> None:
+    """A classical baseline refits on the fit images the stage kept: the run's own numbers."""
+    model = load_model(run_dir, "base", device="cpu", host=host())
+    result = model.score(test_pngs, methods=[method])
+    ours = [r["score"] for r in result.rows]
+    stored = [
+        r["score"]
+        for r in read_scores_csv(run_dir / "eval" / "scores.csv")
+        if r["model"] == "base" and r["method"] == method
+    ]
+    assert len(ours) == len(stored) == 10
+    assert np.allclose(ours, stored, rtol=1e-6, atol=1e-9)
+    assert {r["decision"] for r in result.rows} <= {"normal", "anomalous"}  # its threshold decides
+
+
 def test_the_fitted_threshold_decides(run_dir: Path, test_pngs: list[Path]) -> None:
     model = load_model(run_dir, "base", device="cpu", host=host())
     stored = json.loads((run_dir / "eval" / "thresholds.json").read_text())
     value = stored["models"]["base"]["anogan"]["f1-max"]["value"]
     assert model.thresholds["anogan"].value == value and model.thresholds["anogan"].rule == "f1-max"
-    rows = model.score(test_pngs).rows
+    rows = [r for r in model.score(test_pngs).rows if r["method"] == "anogan"]
     assert {"threshold", "decision"} <= set(rows[0])
     for row in rows:
         assert row["decision"] == ("anomalous" if row["score"] >= value else "normal")
@@ -131,7 +149,7 @@ def test_images_of_another_size_or_channel_count_are_read_as_the_source_reads_th
     expected = decode_image(rgb, Preprocess(size=16, channels=1, resize="stretch"))
     assert images.tensor.shape == (1, 1, 16, 16)
     assert torch.equal(images.tensor[0], torch.tensor(expected).float() / 127.5 - 1)
-    assert [r["method"] for r in model.score([rgb]).rows] == ["anogan"]  # l1-mean scores no new images
+    assert [r["method"] for r in model.score([rgb]).rows] == ["anogan", "l1-mean", "knn", "pca", "ocsvm"]
 
 
 def test_a_corrupt_image_is_named_or_skipped(run_dir: Path, test_pngs: list[Path], tmp_path: Path) -> None:
