@@ -21,6 +21,7 @@ import attrs
 import numpy as np
 
 from ganaug import io
+from ganaug.aggregate_race import race
 from ganaug.aggregate_report import figure, markdown
 from ganaug.rundir import RunDir
 from ganaug.stats import auc, delong, over_seeds, paired_bootstrap
@@ -38,6 +39,8 @@ class Scores:
     labels: dict[str, str]
     by_model: dict[tuple[str, str], dict[str, float]]
     models: tuple[str, ...]
+    #: method -> role (detector, control, baseline) from the stage's methods.json (empty: not recorded)
+    roles: dict[str, str] = attrs.Factory(dict)
 
 
 @attrs.frozen
@@ -49,6 +52,15 @@ class RunRecord:
     conversion: dict[str, dict[str, Any]]
 
 
+def _read_roles(path: Path) -> dict[str, str]:
+    """method -> role from an evaluate stage's ``methods.json`` (empty for a run made before it)."""
+    try:
+        entries = json.loads(path.read_text(encoding="utf-8"))
+        return {str(e["name"]): str(e["role"]) for e in entries}
+    except (OSError, ValueError, TypeError, KeyError):
+        return {}
+
+
 def _read_scores(path: Path, positive: str, models: Sequence[str]) -> Scores:
     labels: dict[str, str] = {}
     by_model: dict[tuple[str, str], dict[str, float]] = defaultdict(dict)
@@ -58,7 +70,7 @@ def _read_scores(path: Path, positive: str, models: Sequence[str]) -> Scores:
                 continue
             labels[row["image"]] = row["label"]
             by_model[(row["model"], row["method"])][row["image"]] = float(row["score"])
-    return Scores(positive, labels, dict(by_model), tuple(models))
+    return Scores(positive, labels, dict(by_model), tuple(models), _read_roles(path.parent / "methods.json"))
 
 
 def read_run(setting: str, seed: int, folder: Path) -> RunRecord:
@@ -217,6 +229,7 @@ def aggregate(
             stage: {
                 "auc": _auc_table(records, stage, method),
                 "paired": _paired(records, stage, method, baselines, resamples),
+                "race": race(records, stage),
             }
             for stage in stages
         },

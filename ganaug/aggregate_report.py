@@ -70,6 +70,24 @@ def _paired_rows(paired: dict[str, list[dict[str, Any]]]) -> list[str]:
     return lines
 
 
+def _race_rows(race: dict[str, Any]) -> list[str]:
+    lines = [
+        "| setting | detector | AUC over seeds | best baseline | its AUC | ΔAUC mean ± SD [95% t-interval] "
+        "| seeds won | verdict |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for setting, block in race.items():
+        entries, baseline = block["entries"], block["best_baseline"]
+        for row in block["comparisons"]:
+            mark = " (best)" if row["detector"] == block["best_detector"] else ""
+            lines.append(
+                f"| {setting} | {row['detector']}{mark} | {summary_text(entries[row['detector']]['auc'])} "
+                f"| {baseline} | {summary_text(entries[baseline]['auc'])} "
+                f"| {summary_text(row['difference'])} | {row['wins']}/{row['seeds']} | {row['verdict']} |"
+            )
+    return lines
+
+
 def _conversion_rows(conversion: dict[str, Any]) -> list[str]:
     lines = [
         "| setting | augment stage | query class | copy SSIM | z-diversity SSIM | conversion rate "
@@ -113,6 +131,18 @@ def markdown(result: dict[str, Any]) -> str:
         out += [f"![{stage}](aggregate-{stage}.png)", ""]
         if any(block["paired"].values()):
             out += [f"### {stage}: paired comparisons", "", *_paired_rows(block["paired"]), ""]
+        if block.get("race"):
+            out += [
+                f"### {stage}: every detector against the best baseline",
+                "",
+                "The best baseline is the classical baseline (role `baseline`) with the highest mean AUC",
+                "over seeds; each detector is paired with it on the same test images (DeLong per seed,",
+                "t-interval over seeds). Choosing the best of several by their test AUC flatters the chosen",
+                "one, on both sides alike.",
+                "",
+                *_race_rows(block["race"]),
+                "",
+            ]
     if result.get("conversion"):
         out += [
             "## Conversion diagnostics of the augment stages",

@@ -112,7 +112,7 @@ class EvaluateStage:
         images = [p.name for p in ectx.files if p.suffix == ".png"]
         classes = sorted(set(test.classes[int(i)] for i in test.labels))
         text = markdown_report(
-            f"Evaluation: {ctx.name}", ectx.metrics, opts.positive, classes, images, methods
+            f"Evaluation: {ctx.name}", ectx.metrics, opts.positive, classes, images, methods, ectx.scores
         )
         parts = [text.rstrip("\n"), *section, *(["", *ectx.sections] if ectx.sections else [])]
         files.append(write_text(ctx.dir / REPORT, "\n".join(parts) + "\n"))

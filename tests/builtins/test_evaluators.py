@@ -213,3 +213,32 @@ def test_anogan_needs_a_context_that_can_build(tmp_path: Path) -> None:
     ctx.build = None
     with pytest.raises(GanaugError, match="cannot build"):
         anogan().evaluate(ctx)
+
+
+def test_report_compares_every_detector_with_the_strongest_baseline() -> None:
+    """With several baselines the bar is the one scoring highest; the paired section says who wins."""
+    rng = np.random.default_rng(0)
+    labels = ["A"] * 40 + ["B"] * 40
+    truth = np.array([label == "B" for label in labels], dtype=float)
+    columns = {
+        "anogan": truth + rng.normal(0, 2.0, 80),  # weak
+        "l1-mean": truth + rng.normal(0, 1.0, 80),
+        "knn": truth + rng.normal(0, 0.2, 80),  # nearly perfect: the strongest baseline
+    }
+    scores = [
+        {"image": f"i{i}", "label": labels[i], "model": "gan", "method": method, "score": float(values[i])}
+        for method, values in columns.items()
+        for i in range(80)
+    ]
+    y = truth.astype(bool)
+    metrics = {"gan": {m: {"auc": float(roc_auc_score(y, v)), "mean_score": {}} for m, v in columns.items()}}
+    methods = [*BUILTIN_METHODS, Method("knn", "kNN", role="baseline")]
+    text = markdown_report("Evaluation", metrics, "B", ["A", "B"], [], methods, scores)
+    lines = text.splitlines()
+    head = next(line for line in lines if line.startswith("| model | AnoGAN"))
+    assert "beats the strongest baseline" in head
+    row = next(line for line in lines if line.startswith("| gan | "))
+    assert f"below the baseline** (kNN {metrics['gan']['knn']['auc']:.3f})" in row
+    paired = next(line for line in lines if line.startswith("| gan | AnoGAN |"))
+    assert "| kNN |" in paired and "**loses** by more than the interval" in paired
+    assert "## Against the strongest baseline" in text
