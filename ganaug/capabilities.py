@@ -173,3 +173,12 @@ class ScoresModels(Protocol):
     threshold it has not yet fitted is simply absent."""
 
     def scorers(self, ctx: StageContext, model: str) -> list[Scorer]: ...
+
+
+@runtime_checkable
+class EstimatesWork(Protocol):
+    """A stage that says, before it runs, how much it has to do: images passed through a network
+    (epochs x images, search steps x images, ...), for the run-wide time estimate. Called once per
+    run after the data is loaded; earlier stages' outputs are not there yet."""
+
+    def work(self, ctx: StageContext) -> float: ...

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import os
 import shlex
 import warnings
@@ -21,6 +22,7 @@ import torch
 from ganaug import distributed, io
 from ganaug.blame import culprit, is_builtin
 from ganaug.building import builder, create
+from ganaug.capabilities import EstimatesWork
 from ganaug.context import DataContext, StageContext
 from ganaug.device import resolve_device, seed_everything
 from ganaug.errors import GanaugError, PluginError, RunDirError, RunInterrupted
@@ -30,8 +32,9 @@ from ganaug.plugins import BLOCK_ENV, PluginHost, make_plugin_host
 from ganaug.preprocessing import record_source
 from ganaug.progress import Progress
 from ganaug.recipe.load import recipe_to_dict
-from ganaug.recipe.schema import Recipe
+from ganaug.recipe.schema import Recipe, StageSpec
 from ganaug.report import write_report
+from ganaug.run_view import RunView, plans
 from ganaug.rundir import (
     LOG,
     RunDir,
@@ -146,7 +149,11 @@ def run_recipe(
                 tags or {},
                 force,
             )
-            return _execute(session)
+            threads = torch.get_num_threads()  # run.threads holds for this run only
+            try:
+                return _execute(session)
+            finally:
+                torch.set_num_threads(threads)
     except KeyboardInterrupt:
         source = recipe.source if recipe.source and not recipe.source.startswith("<") else "RECIPE"
         sets = "".join(f" --set {shlex.quote(item)}" for item in recipe.overrides)
@@ -221,6 +228,7 @@ class Session:
     world: distributed.World
     tags: dict[str, Any]
     force: bool = False
+    stage_times: list[str] = attrs.Factory(list)  # Markdown table, filled as the stages end
 
 
 def _execute(session: Session) -> RunResult:
@@ -256,7 +264,7 @@ def _execute(session: Session) -> RunResult:
         track.finish({name: out.metrics for name, out in outputs.items()})
     manifest["finished"] = now()
     run_dir.write_manifest(manifest)
-    write_report(run_dir.path, recipe)
+    write_report(run_dir.path, recipe, session.stage_times)
     log.info("run finished: %s", run_dir.path)
     return RunResult(run_dir.path, outputs)
 
@@ -276,6 +284,7 @@ def _stages(
     recipe, run_dir, device, progress = session.recipe, session.run_dir, session.device, session.progress
     host, log, resume, world = session.host, session.log, session.resume, session.world
     data = _load_data(recipe, host, run_dir, log, progress, resume is not None, session.force)
+    stages = []
     for spec in recipe.stages:
         stage = create(host.registry, host.registry.get("stages", spec.kind), spec.options)
         ctx = StageContext(
@@ -292,21 +301,62 @@ def _stages(
             world=world,
             track=track,
         )
-        seed_everything(stage_seed(recipe.run.seed, spec.name), recipe.run.deterministic)
-        if resume is not None and run_dir.is_done(spec.name):
-            log.info("stage %s: finished earlier, loading its outputs", spec.name)
-            outputs[spec.name] = stage.restore(ctx)
-            continue
-        log.info("stage %s (%s) started", spec.name, spec.kind)
-        manifest["finished"] = None  # only now: a resume that fails before this keeps a finished run finished
-        manifest["stages"][spec.name] = {"kind": spec.kind, "started": now()}
-        run_dir.write_manifest(manifest)
-        outputs[spec.name] = stage.run(ctx)
-        track.scalars(f"{spec.name}/metrics", 0, numeric_leaves(outputs[spec.name].metrics))
-        manifest["stages"][spec.name]["finished"] = now()
-        run_dir.mark_done(spec.name, {"kind": spec.kind})
-        run_dir.write_manifest(manifest)
-        log.info("stage %s finished", spec.name)
+        stages.append((spec, stage, ctx))
+    view = RunView(plans([(spec.name, spec.kind, _work(stage, ctx, log)) for spec, stage, ctx in stages]))
+    progress.view = view
+    try:
+        for i, (spec, stage, ctx) in enumerate(stages):
+            _stage(session, track, manifest, outputs, view, i, spec, stage, ctx)
+    finally:
+        progress.view = None
+    session.stage_times[:] = view.table()
+    log.info("stage times (this session):\n%s", "\n".join(session.stage_times))
+
+
+def _work(stage: Any, ctx: StageContext, log: logging.Logger) -> float | None:
+    """A stage's own estimate of its work (None: it makes none, or the estimate failed)."""
+    if not isinstance(stage, EstimatesWork):
+        return None
+    try:
+        work = float(stage.work(ctx))
+    except Exception as exc:  # an estimate only feeds the time-left display: never fail a run for it
+        log.debug("stage %s: no work estimate (%s: %s)", ctx.name, type(exc).__name__, exc)
+        return None
+    return work if work > 0 and math.isfinite(work) else None
+
+
+def _stage(
+    session: Session,
+    track: Trackers,
+    manifest: dict[str, Any],
+    outputs: dict[str, StageOutput],
+    view: RunView,
+    i: int,
+    spec: StageSpec,
+    stage: Any,
+    ctx: StageContext,
+) -> None:
+    """Run (or restore) one stage, recording it in the manifest and the run view."""
+    recipe, run_dir, log = session.recipe, session.run_dir, session.log
+    seed_everything(stage_seed(recipe.run.seed, spec.name), recipe.run.deterministic)
+    if session.resume is not None and run_dir.is_done(spec.name):
+        log.info("stage %s: finished earlier, loading its outputs", spec.name)
+        outputs[spec.name] = stage.restore(ctx)
+        view.end(i, restored=True)
+        return
+    view.begin(i)
+    log.info("stage %s (%s) started: %s", spec.name, spec.kind, view.line())
+    manifest["finished"] = None  # only now: a resume that fails before this keeps a finished run finished
+    manifest["stages"][spec.name] = {"kind": spec.kind, "started": now()}
+    run_dir.write_manifest(manifest)
+    outputs[spec.name] = stage.run(ctx)
+    track.scalars(f"{spec.name}/metrics", 0, numeric_leaves(outputs[spec.name].metrics))
+    view.end(i)
+    manifest["stages"][spec.name]["finished"] = now()
+    manifest["stages"][spec.name]["seconds"] = view.stages[i].seconds
+    run_dir.mark_done(spec.name, {"kind": spec.kind})
+    run_dir.write_manifest(manifest)
+    log.info("stage %s finished", spec.name)
 
 
 def _load_data(

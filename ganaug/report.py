@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
 from ganaug import io
@@ -19,8 +20,9 @@ def stage_section(stage: str, kind: str, text: str) -> str:
     return f"## {stage} ({kind})\n\n{text.strip()}\n"
 
 
-def write_report(run_dir: Path, recipe: Recipe) -> Path | None:
-    """Gather each stage's ``report.md`` into ``run_dir/report.md``; None when no stage wrote one."""
+def write_report(run_dir: Path, recipe: Recipe, stage_times: Sequence[str] = ()) -> Path | None:
+    """Gather each stage's ``report.md`` into ``run_dir/report.md``, with the table of stage times
+    when given; None when no stage wrote a report."""
     parts = [
         stage_section(spec.name, spec.kind, (run_dir / spec.name / "report.md").read_text(encoding="utf-8"))
         for spec in recipe.stages
@@ -29,4 +31,7 @@ def write_report(run_dir: Path, recipe: Recipe) -> Path | None:
     if not parts:
         return None
     head = f"# {recipe.run.name}\n\nRun directory: `{run_dir}`, seed {recipe.run.seed}.\n"
+    if stage_times:
+        note = "Wall time of each stage in the last session (a resume restores the rest)."
+        head += f"\n## Stage times\n\n{note}\n\n" + "\n".join(stage_times) + "\n"
     return io.write_text(run_dir / "report.md", "\n".join([head, *parts]))

@@ -29,6 +29,7 @@ from ganaug.search import MissingEncoder, for_model, needs_encoder, resumable_se
 from ganaug.seeds import derive_seed
 from ganaug.selection import ImageSelection
 from ganaug.tables import write_rows_csv
+from ganaug_plugins.stages import work
 from ganaug_plugins.stages.conversion import (
     Diversity,
     Probe,
@@ -138,6 +139,11 @@ class AugmentStage:
 
     def __init__(self, options: AugmentOptions) -> None:
         self.options = options
+
+    def work(self, ctx: StageContext) -> float:
+        """Search steps x query images x copies, for the run's time-left estimate."""
+        o = self.options
+        return work.searching(ctx, o.queries, o.searcher, o.copies)
 
     def run(self, ctx: StageContext) -> StageOutput:
         opts = self.options

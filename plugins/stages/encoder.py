@@ -29,6 +29,7 @@ from ganaug.networks import frozen
 from ganaug.recipe.schema import ComponentRef, component, option, stage_ref
 from ganaug.seeds import derive_seed
 from ganaug.selection import ImageSelection
+from ganaug_plugins.stages import work
 from ganaug_plugins.stages.checkpoint import (
     save_checkpoint,
 )
@@ -98,6 +99,10 @@ class EncoderStage:
 
     def __init__(self, options: EncoderStageOptions) -> None:
         self.options = options
+
+    def work(self, ctx: StageContext) -> float:
+        """Epochs x training images, for the run's time-left estimate."""
+        return work.training(ctx, self.options.data, self.options.epochs)
 
     def run(self, ctx: StageContext) -> StageOutput:
         return _EncoderTraining(ctx, self.options, _base(ctx, self.options.model)).run()

@@ -21,6 +21,7 @@ from ganaug.scoring import Scorer
 from ganaug.selection import ImageSelection
 from ganaug.tables import write_scores_csv
 from ganaug_plugins.stages import thresholds as fitted
+from ganaug_plugins.stages import work
 from ganaug_plugins.stages.evaluate_report import markdown_report
 
 SCORES, METRICS, REPORT, METHODS = "scores.csv", "metrics.json", "report.md", "methods.json"
@@ -71,6 +72,11 @@ class EvaluateStage:
 
     def __init__(self, options: EvaluateOptions) -> None:
         self.options = options
+
+    def work(self, ctx: StageContext) -> float:
+        """Search steps x test images x models, for the run's time-left estimate."""
+        o = self.options
+        return work.evaluating(ctx, len(o.models), o.test, o.evaluators)
 
     def run(self, ctx: StageContext) -> StageOutput:
         opts = self.options

@@ -30,6 +30,7 @@ from ganaug.interfaces import ImageSet, StageOutput
 from ganaug.recipe.schema import ComponentRef, component, components, option
 from ganaug.seeds import derive_seed
 from ganaug.selection import ImageSelection
+from ganaug_plugins.stages import work
 from ganaug_plugins.stages.checkpoint import (
     save_checkpoint,
 )
@@ -125,6 +126,10 @@ class TrainStage:
 
     def __init__(self, options: TrainOptions) -> None:
         self.options = options
+
+    def work(self, ctx: StageContext) -> float:
+        """Epochs x training images, for the run's time-left estimate."""
+        return work.training(ctx, self.options.data, self.options.epochs)
 
     def run(self, ctx: StageContext) -> StageOutput:
         return _Training(ctx, self.options).run()
