@@ -42,7 +42,7 @@ class RunView:
     """Stage i of N, the fraction of the run's work done, and the time left, from measured speed."""
 
     stages: list[StagePlan]
-    started: float = attrs.Factory(time.perf_counter)
+    started: float = attrs.Factory(lambda: time.perf_counter())
     current: int = -1
     stage_started: float = 0.0
     fraction: float = 0.0  # of the current stage
