@@ -1,8 +1,8 @@
 """A small finished run for the trained-model tests: real MNIST digits (mnist-5k) at 16x16.
 
 ``base`` is a DCGAN AnoGAN, ``cond`` a tiny conditional generator (``ganaug.testing``'s TINY
-plugin), ``eval`` evaluates ``base`` (AnoGAN and the classical baselines) with thresholds fitted on the ``val`` split, ``plain`` does the
-same without a validation selection (no thresholds: what every recipe did before).
+plugin), ``eval`` evaluates ``base`` (AnoGAN and the classical baselines) with thresholds fitted on
+the ``val`` split, ``plain`` does the same without a validation selection (no thresholds).
 """
 
 from __future__ import annotations

@@ -107,3 +107,21 @@ def test_early_stop_saves_steps_and_keeps_shapes() -> None:
 
 def test_early_stop_is_off_by_default() -> None:
     assert BackpropOptions().early_stop_patience is None
+
+
+@pytest.mark.slow
+def test_quickstart_benchmark_times_alone_and_beside(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The contention benchmark on a tiny recipe: both runs measured, stage times read back."""
+    import sys
+
+    import benchmarks.quickstart as qs
+    from tests.killhooks.runner import TINY as TINY_RECIPE
+
+    recipe, out = tmp_path / "tiny.toml", tmp_path / "qs.json"
+    recipe.write_text(TINY_RECIPE)
+    monkeypatch.setattr(sys, "argv", ["qs", "--recipe", str(recipe), "--threads", "1", "--out", str(out)])
+    qs.main()
+    runs = json.loads(out.read_text())["runs"]
+    assert [(r["threads"], r["beside"]) for r in runs] == [(1, False), (1, True)]
+    assert all(r["seconds"] > 0 for r in runs)
+    assert set(runs[0]["stages"]) == {"base", "aug", "more", "eval"}
