@@ -99,6 +99,15 @@ def write_bytes(path: str | Path, data: bytes) -> Path:
     return Path(path)
 
 
+def write_tensors(path: str | Path, tensors: dict[str, Any], metadata: dict[str, str] | None = None) -> Path:
+    """Tensors as a safetensors file, through :func:`atomic_path` (the file mode follows the umask
+    and a full disk is a clear error; safetensors' own writer makes a private temp file of its own)."""
+    import safetensors.torch
+
+    cpu = {name: tensor.detach().cpu().contiguous() for name, tensor in tensors.items()}
+    return write_bytes(path, safetensors.torch.save(cpu, metadata=metadata))
+
+
 def write_text(path: str | Path, text: str) -> Path:
     return write_bytes(path, text.encode("utf-8"))
 

@@ -25,7 +25,7 @@ from torch import Tensor
 from ganaug.capabilities import Method
 from ganaug.errors import CheckpointError
 from ganaug.interfaces import EvalContext, ImageSet, TrainedModel
-from ganaug.io import atomic_path
+from ganaug.io import write_tensors
 from ganaug.recipe.schema import ComponentRef, option
 from ganaug.scoring import ImageScores, ScoreContext
 from ganaug.selection import ImageSelection
@@ -187,9 +187,7 @@ class ClassicalBaseline:
     def _save(reference: ImageSet, path: Any) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         meta = {"ids": json.dumps(list(reference.ids)), "classes": json.dumps(list(reference.classes))}
-        tensors = {"images": reference.images.detach().cpu().contiguous(), "labels": reference.labels.cpu()}
-        with atomic_path(path) as tmp:
-            tmp.write_bytes(safetensors.torch.save(tensors, metadata=meta))
+        write_tensors(path, {"images": reference.images, "labels": reference.labels}, meta)
 
 
 def _features(backbone: Any, images: Tensor) -> Tensor:

@@ -21,7 +21,7 @@ from ganaug.context import StageContext
 from ganaug.errors import CheckpointError, DataError
 from ganaug.imaging import save_grid
 from ganaug.interfaces import ImageSpec, TrainedModel
-from ganaug.io import atomic_path, save_figure, write_json, write_text
+from ganaug.io import save_figure, write_json, write_tensors, write_text
 from ganaug.networks import generate
 from ganaug.recipe.schema import ComponentRef
 from ganaug.seeds import derive_seed
@@ -130,10 +130,7 @@ class Reconstructions:
 
 def write_final(folder: Path, encoder: nn.Module, info: dict[str, Any], log: EncoderLog) -> list[Path]:
     """The encoder's weights, its loss table and plot, and ``encoder.json``."""
-    with atomic_path(folder / WEIGHTS) as tmp:
-        state = {k: v.detach().cpu().contiguous() for k, v in encoder.state_dict().items()}
-        safetensors.torch.save_file(state, tmp)
-    files = [folder / WEIGHTS, log.write_csv(folder / "losses.csv")]
+    files = [write_tensors(folder / WEIGHTS, encoder.state_dict()), log.write_csv(folder / "losses.csv")]
     if log.rows:
         files.append(log.plot(folder / "losses.png"))
     files.append(write_json(folder / INFO, info))

@@ -24,7 +24,7 @@ from ganaug.context import StageContext
 from ganaug.errors import CheckpointError, DataError, PluginError
 from ganaug.imaging import save_grid
 from ganaug.interfaces import ImageSet, ImageSpec, TrainedModel
-from ganaug.io import atomic_path, write_json
+from ganaug.io import write_json, write_tensors
 from ganaug.seeds import derive_seed
 from ganaug.selection import ImageSelection
 from ganaug_plugins.stages.checkpoint import stateful
@@ -183,9 +183,7 @@ class SampleSheet:
 
 
 def _save_tensors(tensors: dict[str, Tensor], path: Path) -> Path:
-    with atomic_path(path) as tmp:
-        safetensors.torch.save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, tmp)
-    return path
+    return write_tensors(path, tensors)
 
 
 def write_final(

@@ -143,6 +143,35 @@ def test_disk_full_while_checkpointing_is_a_clear_error_and_keeps_the_last_check
     assert resumed.returncode == 0, resumed.stderr
 
 
+def test_disk_full_while_the_final_weights_are_written_is_a_clear_error_and_resumes(
+    tiny: Path, tmp_path: Path
+) -> None:
+    """The weights go through ganaug's atomic writer, whose disk-full message names the file."""
+    out = tmp_path / "run"
+    full = run_cli("run", tiny, "--out", out, "--quiet", kill="enospc:*/base/generator.safetensors:1")
+    assert full.returncode == RunDirError.exit_code, full.stderr
+    assert "disk full while writing" in full.stderr and "base/generator.safetensors" in full.stderr
+    assert "Traceback" not in full.stderr and "report it" not in full.stderr
+    assert not (out / "base" / "generator.safetensors").exists() and not temp_files(out)
+    resumed = run_cli("run", tiny, "--resume", out, "--quiet")
+    assert resumed.returncode == 0, resumed.stderr
+    assert (out / "base" / "generator.safetensors").is_file()
+
+
+def test_a_kill_while_weights_are_written_leaves_only_a_temp_file_resume_removes(
+    tiny: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "run"
+    killed = run_cli("run", tiny, "--out", out, "--quiet", kill="write:*/base/discriminator.safetensors:1")
+    assert killed.returncode == -signal.SIGKILL
+    left = temp_files(out)
+    assert [p.name.split(".")[1] for p in left] == ["discriminator"]  # our temp name, nothing else
+    assert not [p for p in (out / "base").iterdir() if ".tmp" in p.name and p not in left]
+    resumed = run_cli("run", tiny, "--resume", out, "--quiet")
+    assert resumed.returncode == 0, resumed.stderr
+    assert not temp_files(out)
+
+
 @pytest.mark.slow
 def test_divergence_exits_with_its_code_naming_epoch_step_and_checkpoint(tiny: Path, tmp_path: Path) -> None:
     out = tmp_path / "run"
