@@ -49,6 +49,18 @@ def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
         except KeyboardInterrupt:
             stderr_console().print("[yellow]interrupted[/]")
             sys.exit(130)
+        except Exception as exc:  # a bug: one line here, the traceback with --debug (and in run.log)
+            if debug:
+                raise
+            text = f"{type(exc).__name__}: {exc}"
+            stderr_console().print(
+                Text.assemble(
+                    ("error: ", "bold red"),
+                    f"unexpected {text} — a bug; please report it (the traceback: run again with "
+                    "--debug; a run's run.log keeps it too)",
+                )
+            )
+            sys.exit(1)
 
     wrapper.__name__ = fn.__name__
     wrapper.__doc__ = fn.__doc__

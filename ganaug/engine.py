@@ -169,7 +169,8 @@ def run_recipe(
     except Exception as exc:
         found = culprit(exc, host.pm)
         if found is None or is_builtin(found[0]):
-            log.exception("the run failed with an unexpected error (a bug; please report it)")
+            # run.log keeps the traceback; the CLI prints one line (the traceback with --debug)
+            log.exception("the run failed with an unexpected error (a bug; please report it)", extra=LOG_ONLY)
             raise
         plugin, where = found
         message = (

@@ -380,3 +380,25 @@ def test_a_refused_resume_leaves_a_finished_run_finished(
 def test_a_device_file_is_not_read_as_a_recipe() -> None:
     result = run_cli("validate", "/dev/zero")
     assert result.returncode == 2 and "/dev/zero is not a regular file" in result.stderr
+
+
+def test_an_unexpected_error_is_one_line_on_the_console_and_a_traceback_in_run_log(
+    tiny: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    from ganaug import engine
+    from ganaug.cli import cli
+
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("boom inside ganaug")
+
+    monkeypatch.setattr(engine, "_stages", broken)
+    out = tmp_path / "run"
+    result = CliRunner().invoke(cli, ["run", str(tiny), "--out", str(out)])
+    assert result.exit_code == 1
+    assert result.output.count("boom inside ganaug") == 1 and "Traceback" not in result.output
+    assert "a bug; please report it" in result.output and "--debug" in result.output
+    assert (out / "run.log").read_text().count("Traceback") == 1
+    debug = CliRunner().invoke(cli, ["--debug", "run", str(tiny), "--out", str(tmp_path / "again")])
+    assert isinstance(debug.exception, RuntimeError)  # --debug lets the traceback through
