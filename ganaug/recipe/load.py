@@ -22,7 +22,7 @@ from ganaug.recipe.resolve import (
     resolve_fields,
     resolve_stage,
 )
-from ganaug.recipe.schema import NAME_PATTERN, Recipe, RunSection, StageSpec
+from ganaug.recipe.schema import NAME_PATTERN, RESERVED_STAGE_NAMES, Recipe, RunSection, StageSpec
 from ganaug.registry import Registry
 
 TOP_LEVEL = ("run", "data", "stages")
@@ -141,6 +141,14 @@ def _stage_specs(
         if not isinstance(name, str) or not NAME_PATTERN.match(name):
             problems.append(Problem(join(path, "name"), f"expected a stage name, got {describe(name)}"))
             record = isinstance(name, str) and name not in seen
+        elif name.lower() in RESERVED_STAGE_NAMES:
+            reserved = ", ".join(sorted(RESERVED_STAGE_NAMES))
+            problems.append(
+                Problem(
+                    join(path, "name"), f"stage name {name!r} is reserved (the run folder's own: {reserved})"
+                )
+            )
+            record = name not in seen  # later references still resolve: one problem, not a cascade
         elif name in seen:
             problems.append(Problem(join(path, "name"), f"stage name {name!r} is used twice"))
             record = False

@@ -9,6 +9,11 @@ import attrs
 
 DEVICE_PATTERN = re.compile(r"^(auto|cpu|cuda(:\d+)?|mps)$")
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+#: what a run folder holds besides its stage folders (ganaug.rundir, the engine, ganaug export):
+#: a stage of one of these names would collide with it
+RESERVED_STAGE_NAMES = frozenset(
+    {"run.log", "manifest.json", "recipe.toml", "report.md", "data", "exports", "sweep.json"}
+)
 
 
 def _device(_: object, __: attrs.Attribute, value: str) -> None:

@@ -192,3 +192,18 @@ def test_networks_are_checked_against_the_datas_image_size_at_validation() -> No
         "'iagan' cannot take 1x8x8 images: image size must be a power of two >= 16"
         in found["stages[0].generator"]
     )
+
+
+@pytest.mark.parametrize("name", ["run.log", "manifest.json", "recipe.toml", "report.md", "data", "Exports"])
+def test_stage_names_of_the_run_folders_own_files_are_refused(name: str) -> None:
+    """A stage folder named like run.log or manifest.json would collide with the run's own file."""
+    found = problems(edit(stages__1__name=name))
+    assert found == {"stages[1].name": found["stages[1].name"]}
+    assert f"stage name {name!r} is reserved" in found["stages[1].name"]
+
+
+def test_reserved_names_cover_the_run_folders_files() -> None:
+    from ganaug.recipe.schema import RESERVED_STAGE_NAMES
+    from ganaug.rundir import LOG, MANIFEST, RECIPE
+
+    assert {LOG, MANIFEST, RECIPE, "report.md", "data"} <= RESERVED_STAGE_NAMES
