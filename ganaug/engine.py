@@ -40,6 +40,7 @@ from ganaug.rundir import (
     RunDir,
     environment_versions,
     now,
+    open_no_follow,
     open_run_dir,
     recipe_hash,
     remove_temp_files,
@@ -91,8 +92,16 @@ def _clean_temp_files(run_dir: RunDir, log: logging.Logger) -> None:
         log.info("removed %d partial file(s) an interrupted write left: %s", len(removed), names)
 
 
+class _RunLog(logging.FileHandler):
+    """``run.log``, appended to; a symbolic link or an unwritable file is a RunDirError naming it."""
+
+    def _open(self) -> Any:
+        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND
+        return os.fdopen(open_no_follow(Path(self.baseFilename), flags, "run log"), "a", encoding="utf-8")
+
+
 def _file_log(run_dir: Path) -> logging.Handler:
-    handler = logging.FileHandler(run_dir / LOG, encoding="utf-8")
+    handler = _RunLog(run_dir / LOG, encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     return handler
 

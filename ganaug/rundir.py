@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import errno
 import fcntl
 import hashlib
 import json
@@ -115,14 +116,24 @@ def make_folder(folder: Path, exist_ok: bool = True) -> None:
         raise RunDirError(f"cannot create the folder {folder}: {exc.strerror or exc}") from exc
 
 
+def open_no_follow(path: Path, flags: int, what: str) -> int:
+    """``os.open`` of a run-folder file that refuses a symbolic link (a link would make ganaug
+    truncate or append to whatever it points at); any OS failure is a RunDirError naming ``path``."""
+    try:
+        return os.open(path, flags | os.O_NOFOLLOW, 0o666)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP or path.is_symlink():
+            raise RunDirError(
+                f"{path} is a symbolic link; ganaug does not follow links in a run folder: remove it"
+            ) from None
+        raise RunDirError(f"cannot open the {what} {path}: {exc.strerror or exc}") from exc
+
+
 def _locked_fd(lock: Path, folder: Path) -> int:
     """An open descriptor of ``lock`` holding its exclusive flock; the file it locks is the one
     at that path (a holder that removed it while we opened it makes us try again)."""
     for _ in range(100):
-        try:
-            fd = os.open(lock, os.O_CREAT | os.O_RDWR, 0o666)
-        except OSError as exc:
-            raise RunDirError(f"cannot create the lock file {lock}: {exc.strerror or exc}") from exc
+        fd = open_no_follow(lock, os.O_CREAT | os.O_RDWR, "lock file")
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
@@ -134,7 +145,7 @@ def _locked_fd(lock: Path, folder: Path) -> int:
                 "wait for it to finish or use another output directory"
             ) from None
         try:
-            same = os.fstat(fd).st_ino == os.stat(lock).st_ino
+            same = os.fstat(fd).st_ino == os.lstat(lock).st_ino
         except FileNotFoundError:
             same = False
         if same:

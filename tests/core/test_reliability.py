@@ -402,3 +402,41 @@ def test_an_unexpected_error_is_one_line_on_the_console_and_a_traceback_in_run_l
     assert (out / "run.log").read_text().count("Traceback") == 1
     debug = CliRunner().invoke(cli, ["--debug", "run", str(tiny), "--out", str(tmp_path / "again")])
     assert isinstance(debug.exception, RuntimeError)  # --debug lets the traceback through
+
+
+@pytest.mark.parametrize("name", [".lock", "run.log"])
+def test_a_symlinked_run_folder_file_is_refused_and_its_target_untouched(
+    tiny: Path, tmp_path: Path, name: str
+) -> None:
+    out = tmp_path / "run"
+    first = run_cli(
+        "run", tiny, "--out", out, "--quiet", kill="call:ganaug_plugins.stages.evaluate:EvaluateStage.run:1"
+    )
+    assert first.returncode == -signal.SIGKILL
+    target = tmp_path / "precious.txt"
+    target.write_text("keep me\n")
+    (out / name).unlink(missing_ok=True)
+    (out / name).symlink_to(target)
+    resumed = run_cli("run", tiny, "--resume", out, "--quiet")
+    assert resumed.returncode == RunDirError.exit_code, resumed.stderr
+    assert "is a symbolic link" in resumed.stderr and name in resumed.stderr
+    assert "Traceback" not in resumed.stderr
+    assert target.read_text() == "keep me\n"
+
+
+def test_an_unwritable_run_log_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+    import os
+
+    from ganaug import rundir
+
+    real_open = os.open
+
+    def refuse(path: Any, flags: int, *args: Any) -> int:
+        if str(path).endswith("run.log"):
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+        return real_open(path, flags, *args)
+
+    monkeypatch.setattr(rundir.os, "open", refuse)
+    with pytest.raises(RunDirError, match=r"cannot open the run log .*run\.log: Permission denied"):
+        run_recipe(core_recipe(), out=tmp_path / "run", host=CORE)
