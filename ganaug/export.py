@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import importlib.util
+import io
 import logging
 import warnings
 from collections.abc import Callable, Sequence
@@ -149,9 +150,8 @@ def _export_onnx(graph: nn.Module, args: tuple[Tensor, ...], names: Network, pat
                 dynamo=True,
                 verbose=False,
             )
-        with atomic_path(path) as tmp:
-            program.save(str(tmp), external_data=False)
-    except GanaugError:
+        program.save(str(path), external_data=False)
+    except (GanaugError, OSError):  # the atomic writer around this names a full disk itself
         raise
     except Exception as exc:
         raise ExportError(f"ONNX export of {path.stem} failed: {type(exc).__name__}: {exc}") from exc
@@ -161,16 +161,17 @@ def _export_onnx(graph: nn.Module, args: tuple[Tensor, ...], names: Network, pat
 
 
 def _export_torchscript(graph: nn.Module, args: tuple[Tensor, ...], path: Path) -> None:
+    buffer = io.BytesIO()  # saved to memory first: torch's own file writer aborts the process on a full disk
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)  # torch deprecates TorchScript
             traced = torch.jit.trace(graph, args, check_trace=False)
-            with atomic_path(path) as tmp:
-                torch.jit.save(traced, str(tmp))
+            torch.jit.save(traced, buffer)
     except GanaugError:
         raise
     except Exception as exc:
         raise ExportError(f"TorchScript export of {path.stem} failed: {type(exc).__name__}: {exc}") from exc
+    path.write_bytes(buffer.getvalue())
 
 
 def load_exported(path: Path, fmt: str) -> Callable[..., list[Tensor]]:
@@ -230,22 +231,30 @@ def export_networks(
     parity: dict[str, float] = {}
     for role, (graph, net) in nets.items():
         args = tuple(example[name] for name in net.inputs)
-        if fmt == "onnx":
-            _export_onnx(graph, args, net, net.file)
-        else:
-            _export_torchscript(graph, args, net.file)
-        run = load_exported(net.file, fmt)
         inputs = tuple(check[name] for name in net.inputs)
         with torch.no_grad():
             reference = graph(*inputs)
         reference = list(reference) if isinstance(reference, tuple) else [reference]
-        for name, (diff, allowed) in zip(net.outputs, differences(reference, run(*inputs)), strict=True):
-            parity[f"{role}.{name}"] = diff
-            if not diff <= allowed:
-                raise ExportError(
-                    f"the exported {role} does not match PyTorch: {name} differs by {diff:.3g} "
-                    f"(allowed {allowed:.3g}) on random inputs; {net.file} is not to be trusted"
-                )
+        if not all(bool(torch.isfinite(out).all()) for out in reference):
+            raise ExportError(
+                f"the {role} gives NaN or infinite outputs on random inputs (damaged or diverged "
+                f"weights): nothing exported as {net.file.name}"
+            )
+        # written, reloaded and checked under a temporary name: a file that fails the check never
+        # appears under its final name
+        with atomic_path(net.file) as tmp:
+            if fmt == "onnx":
+                _export_onnx(graph, args, net, tmp)
+            else:
+                _export_torchscript(graph, args, tmp)
+            exported = load_exported(tmp, fmt)(*inputs)
+            for name, (diff, allowed) in zip(net.outputs, differences(reference, exported), strict=True):
+                parity[f"{role}.{name}"] = diff
+                if not diff <= allowed:
+                    raise ExportError(
+                        f"the exported {role} does not match PyTorch: {name} differs by {diff:.3g} "
+                        f"(allowed {allowed:.3g}) on random inputs; nothing written as {net.file.name}"
+                    )
     return nets["generator"][1], nets["discriminator"][1], parity
 
 

@@ -137,3 +137,51 @@ def test_cli_export_writes_the_model_and_sidecar(run_dir: Path, tmp_path: Path) 
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in out.iterdir()) == ["discriminator.pt", "generator.pt", "model.json"]
     assert "largest |exported - PyTorch|" in result.output
+
+
+@pytest.mark.parametrize("fmt", ["onnx", "torchscript"])
+def test_a_failed_parity_check_leaves_nothing_under_the_final_name(
+    fmt: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import ganaug.export as export
+
+    monkeypatch.setattr(export, "differences", lambda ref, out: [(1.0, 1e-6)] * len(ref))
+    with pytest.raises(ExportError, match=r"differs by 1 .*nothing written as generator"):
+        export_networks(
+            TinyGenerator(TinyNetOptions()),
+            TinyDiscriminator(TinyNetOptions()),
+            ImageSpec(1, 8),
+            tmp_path,
+            fmt,
+        )
+    assert list(tmp_path.iterdir()) == []  # neither the file nor its temporary
+
+
+def test_nan_weights_are_named_as_such(tmp_path: Path) -> None:
+    generator = TinyGenerator(TinyNetOptions())
+    with torch.no_grad():
+        next(generator.parameters()).fill_(float("nan"))
+    with pytest.raises(ExportError, match="NaN or infinite outputs"):
+        export_networks(
+            generator, TinyDiscriminator(TinyNetOptions()), ImageSpec(1, 8), tmp_path, "torchscript"
+        )
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.slow
+def test_torchscript_export_over_the_file_size_limit_is_a_clear_error(run_dir: Path, tmp_path: Path) -> None:
+    """torch.jit.save's own writer aborted the process (exit 134); now the bytes go through ganaug's."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "ts"
+    code = (
+        "import resource, sys; resource.setrlimit(resource.RLIMIT_FSIZE, (10 * 1024, 10 * 1024)); "
+        "from ganaug.cli import main; from ganaug.testing import TINY, registered; "
+        "sys.argv = ['ganaug'] + sys.argv[1:]\nwith registered(TINY): main()"
+    )
+    args = ["export", str(run_dir), "--model", "base", "--format", "torchscript", "--out", str(out)]
+    done = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 5, done.stderr
+    assert "file size limit" in done.stderr and "Traceback" not in done.stderr
+    assert not [p for p in out.rglob("*") if p.suffix == ".tmp" or p.name.endswith(".pt")]
