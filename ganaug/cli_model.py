@@ -61,6 +61,7 @@ def _skipped(skipped: tuple[tuple[str, str], ...]) -> None:
 )
 @click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0), help="Seed of z.")
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Output folder.")
+@click.option("--replace", is_flag=True, help="Remove an earlier generate's images and table in --out first.")
 @_ON_ERROR
 @_DEVICE
 def generate(
@@ -70,37 +71,90 @@ def generate(
     conditions: tuple[Path, ...],
     seed: int,
     out: Path,
+    replace: bool,
     on_error: str,
     device: str,
 ) -> None:
     """Generate images with the trained generator of stage STAGE of RUN_DIR.
 
-    Writes generated-NNNNN.png and generated.csv (file, seed, conditioning image, z) to --out.
+    Writes generated-NNNNN.png and generated.csv (file, seed, conditioning image, z) to --out,
+    a chunk of images at a time (any count fits in memory).
     """
 
     @_guarded
     def body() -> None:
         from ganaug.imaging import save_png
         from ganaug.model import load_model
-        from ganaug.tables import write_rows_csv
+        from ganaug.tables import streamed_rows_csv
 
         model = load_model(run_dir, stage, device=device)
-        made = model.generate(count, condition=list(conditions) or None, seed=seed, on_error=on_error)  # type: ignore[arg-type]
-        _skipped(made.skipped)
-        rows = []
-        for i, image in enumerate(made.images):
-            name = f"generated-{i:05d}.png"
-            save_png(image, out / name)
-            row = {"file": name, "seed": seed, "condition": made.condition[i] if made.condition else None}
-            row.update({f"z_{j}": float(v) for j, v in enumerate(made.z[i].tolist())})
-            rows.append(row)
+        _clear_earlier(out, replace)
+        _check_room(out, count, model.image.channels * model.image.size**2)
         columns = ["file", "seed", "condition", *(f"z_{j}" for j in range(model.latent_dim))]
-        table = write_rows_csv(rows, columns, out / "generated.csv")
+        chunks = model.generate_chunks(
+            count, condition=list(conditions) or None, seed=seed, on_error=on_error
+        )  # type: ignore[arg-type]
+        i = 0
+        with streamed_rows_csv(columns, out / "generated.csv") as write_row:
+            for made in chunks:
+                if i == 0:
+                    _skipped(made.skipped)
+                for k, image in enumerate(made.images):
+                    name = f"generated-{i:05d}.png"
+                    save_png(image, out / name)
+                    row = {
+                        "file": name,
+                        "seed": seed,
+                        "condition": made.condition[k] if made.condition else None,
+                    }
+                    row.update({f"z_{j}": float(v) for j, v in enumerate(made.z[k].tolist())})
+                    write_row(row)
+                    i += 1
         stderr_console().print(
-            f"[bold green]generated:[/] {count} image(s) in {out}; z per image in {table.name}"
+            f"[bold green]generated:[/] {count} image(s) in {out}; z per image in generated.csv"
         )
 
     body()
+
+
+#: a lower bound on one generated PNG's size beyond its pixels' (header, table row)
+PNG_OVERHEAD = 200
+
+
+def _check_room(out: Path, count: int, pixels: int) -> None:
+    """Refuse a count whose images cannot fit the free space of ``out``'s disk (before writing any)."""
+    import shutil
+
+    from ganaug.errors import RunDirError
+
+    folder = out
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    free = shutil.disk_usage(folder).free
+    # PNG compresses: count at least a tenth of the raw pixels per image, and its fixed overhead
+    need = count * (pixels // 10 + PNG_OVERHEAD)
+    if need > free:
+        raise RunDirError(
+            f"{count} images need at least {need / 1e9:.3g} GB and {folder} has {free / 1e9:.3g} GB free; "
+            "ask for fewer (-n) or another --out"
+        )
+
+
+def _clear_earlier(out: Path, replace: bool) -> None:
+    """An earlier generate's images in ``out`` would stand beside the new ones without a row in
+    generated.csv: refuse them, or remove them with ``--replace``."""
+    from ganaug.errors import DataError
+
+    earlier = sorted(out.glob("generated-*.png")) if out.is_dir() else []
+    if not earlier:
+        return
+    if not replace:
+        raise DataError(
+            f"{out} already holds {len(earlier)} generated image(s) of an earlier generate; "
+            "give another --out, or --replace to remove them first"
+        )
+    for path in [*earlier, out / "generated.csv"]:
+        path.unlink(missing_ok=True)
 
 
 @click.command()

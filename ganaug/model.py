@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import logging
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -46,6 +46,8 @@ from ganaug.thresholds import Threshold
 OnError = Literal["error", "skip"]
 #: Images generated or scored in one batch.
 BATCH = 256
+#: Latent codes drawn (and images generated before they are written) at a time.
+Z_CHUNK = 4096
 SCORE_COLUMNS = ("image", "model", "method", "residual", "discrimination", "score")
 DECISION_COLUMNS = ("threshold", "rule", "decision")
 
@@ -239,11 +241,27 @@ class Model:
     ) -> Generation:
         """``n`` images from ``z ~ N(0, I)`` drawn from ``seed``; a conditional generator takes
         conditioning images (files, folders or a tensor), used in turn."""
+        parts = list(self.generate_chunks(n, condition=condition, seed=seed, on_error=on_error))
+        first = parts[0]
+        cond = tuple(c for p in parts for c in (p.condition or ())) if first.condition is not None else None
+        images, z = torch.cat([p.images for p in parts]), torch.cat([p.z for p in parts])
+        return Generation(images, z, seed, cond, first.skipped)
+
+    def generate_chunks(
+        self,
+        n: int,
+        *,
+        condition: Tensor | Iterable[str | Path] | None = None,
+        seed: int = 0,
+        on_error: OnError = "error",
+    ) -> Iterator[Generation]:
+        """:meth:`generate` ``Z_CHUNK`` images at a time, so any count fits in memory: chunk k draws
+        its z from its own seed (chunk 0 from the same one as ever, so up to ``Z_CHUNK`` images are
+        what they always were)."""
         if n < 1:
             raise ModelError(f"asked for {n} images; give at least 1")
-        z = torch.randn(n, self.latent_dim, generator=generator_for(derive_seed(seed, "generate")))
-        cond_ids: tuple[str, ...] | None = None
-        x: Tensor | None = None
+        x_all: Tensor | None = None
+        ids: tuple[str, ...] = ()
         skipped: tuple[tuple[str, str], ...] = ()
         if self.conditional:
             if condition is None:
@@ -253,20 +271,26 @@ class Model:
             given = self.read_images(condition, on_error)
             if len(given.ids) == 0:
                 raise DataError("none of the conditioning images could be read")
-            skipped = given.skipped
-            pick = torch.arange(n) % len(given.ids)
-            x, cond_ids = given.tensor[pick], tuple(given.ids[i] for i in pick.tolist())
+            x_all, ids, skipped = given.tensor, given.ids, given.skipped
         elif condition is not None:
             raise ModelError(
                 f"the generator of {self.name!r} is unconditional: it takes no conditioning images"
             )
         g = self.trained.generator
-        parts: list[Tensor] = []
-        with frozen(g), torch.no_grad():
-            for start in range(0, n, BATCH):
-                xs = x[start : start + BATCH].to(self.device) if x is not None else None
-                parts.append(generate(g, z[start : start + BATCH].to(self.device), xs).float().cpu())
-        return Generation(torch.cat(parts), z, seed, cond_ids, skipped)
+        for k, begin in enumerate(range(0, n, Z_CHUNK)):
+            count = min(Z_CHUNK, n - begin)
+            rng = generator_for(derive_seed(seed, "generate") if k == 0 else derive_seed(seed, "generate", k))
+            z = torch.randn(count, self.latent_dim, generator=rng)
+            x, cond_ids = None, None
+            if x_all is not None:
+                pick = torch.arange(begin, begin + count) % len(ids)
+                x, cond_ids = x_all[pick], tuple(ids[i] for i in pick.tolist())
+            parts: list[Tensor] = []
+            with frozen(g), torch.no_grad():
+                for start in range(0, count, BATCH):
+                    xs = x[start : start + BATCH].to(self.device) if x is not None else None
+                    parts.append(generate(g, z[start : start + BATCH].to(self.device), xs).float().cpu())
+            yield Generation(torch.cat(parts), z, seed, cond_ids, skipped)
 
     # --- scoring -----------------------------------------------------------------------------
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ganaug.io import write_text
+from ganaug.io import atomic_path, write_text
 
 SCORE_COLUMNS = ("image", "label", "model", "method", "residual", "discrimination", "score")
 
@@ -21,6 +22,16 @@ def write_rows_csv(rows: Iterable[Mapping[str, Any]], columns: Sequence[str], pa
     for row in rows:
         writer.writerow({k: ("" if row.get(k) is None else row.get(k)) for k in columns})
     return write_text(path, buffer.getvalue())
+
+
+@contextlib.contextmanager
+def streamed_rows_csv(columns: Sequence[str], path: Path) -> Iterator[Callable[[Mapping[str, Any]], None]]:
+    """:func:`write_rows_csv` a row at a time (for tables too large to hold): yields a function
+    taking one row; the file appears under ``path`` only once the block ends without error."""
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(columns), extrasaction="ignore", lineterminator="\n")
+        writer.writeheader()
+        yield lambda row: writer.writerow({k: ("" if row.get(k) is None else row.get(k)) for k in columns})
 
 
 def write_scores_csv(rows: Iterable[Mapping[str, Any]], path: Path) -> Path:

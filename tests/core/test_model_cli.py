@@ -56,6 +56,45 @@ def test_generate_writes_images_and_their_z(run_dir: Path, tmp_path: Path) -> No
         assert row["seed"] == "4" and row["condition"] == ""
 
 
+def test_generate_writes_chunk_by_chunk_with_the_first_chunk_unchanged(
+    run_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import ganaug.model
+
+    whole = load_model(run_dir, "base", device="cpu", host=host()).generate(5, seed=2)
+    monkeypatch.setattr(ganaug.model, "Z_CHUNK", 2)
+    out = tmp_path / "gen"
+    result = invoke("generate", run_dir, "--stage", "base", "-n", 5, "--seed", 2, "--out", out)
+    assert result.exit_code == 0, result.output
+    rows = read_csv((out / "generated.csv").read_text())
+    assert [r["file"] for r in rows] == [f"generated-{i:05d}.png" for i in range(5)]
+    z = torch.tensor([[float(r[f"z_{j}"]) for j in range(8)] for r in rows])
+    assert torch.allclose(z[:2], whole.z[:2])  # chunk 0 draws from the seed as one call always did
+    assert not torch.allclose(z[2:4], z[:2])  # later chunks have seeds of their own
+
+
+def test_generate_refuses_a_count_the_disk_cannot_hold(run_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "huge"
+    result = invoke("generate", run_dir, "--stage", "base", "-n", 10**12, "--out", out)
+    assert result.exit_code == 5, result.output
+    assert "need at least" in result.output and "Traceback" not in result.output
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_generate_into_an_earlier_generates_folder_needs_replace(run_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "again"
+    assert invoke("generate", run_dir, "--stage", "base", "-n", 4, "--out", out).exit_code == 0
+    refused = invoke("generate", run_dir, "--stage", "base", "-n", 2, "--out", out)
+    assert refused.exit_code == 3 and "already holds 4 generated image(s)" in refused.output
+    replaced = invoke("generate", run_dir, "--stage", "base", "-n", 2, "--out", out, "--replace")
+    assert replaced.exit_code == 0, replaced.output
+    assert sorted(p.name for p in out.glob("generated-*.png")) == [
+        "generated-00000.png",
+        "generated-00001.png",
+    ]
+    assert len(read_csv((out / "generated.csv").read_text())) == 2
+
+
 def test_generate_conditions_on_a_folder(run_dir: Path, pngs: list[Path], tmp_path: Path) -> None:
     out = tmp_path / "cond"
     result = invoke(
