@@ -15,7 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ganaug import __version__
-from ganaug.cli_model import export_command, generate, score
+from ganaug.cli_model import DEVICE, export_command, generate, score
 from ganaug.cli_sweep import aggregate_command, sweep
 from ganaug.console import stderr_console
 from ganaug.errors import GanaugError, PluginError, RecipeError
@@ -49,6 +49,8 @@ def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
         except KeyboardInterrupt:
             stderr_console().print("[yellow]interrupted[/]")
             sys.exit(130)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise  # click answers these itself (usage errors: exit 2)
         except Exception as exc:  # a bug: one line here, the traceback with --debug (and in run.log)
             if debug:
                 raise
@@ -77,7 +79,7 @@ def cli(debug: bool) -> None:
 @cli.command()
 @click.argument("recipe", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Exact run directory.")
-@click.option("--device", help="Override run.device (auto, cpu, cuda, cuda:N).")
+@click.option("--device", type=DEVICE, help="Override run.device (auto, cpu, cuda, cuda:N).")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a recipe value.")
 @click.option("--resume", type=click.Path(file_okay=False, path_type=Path), help="Continue this run dir.")
 @click.option("--force", is_flag=True, help="Resume even though the recipe changed.")
@@ -93,6 +95,8 @@ def run(
     quiet: bool,
 ) -> None:
     """Run every stage of RECIPE and write a run directory."""
+    if out is not None and resume is not None and out.resolve() != resume.resolve():
+        raise click.UsageError(f"--out {out} and --resume {resume}: a resumed run stays in its own folder")
     from ganaug import distributed
     from ganaug.console import console_session
     from ganaug.engine import run_recipe

@@ -14,7 +14,27 @@ import click
 from ganaug.console import stderr_console
 
 _RUN_DIR = click.Path(path_type=Path)
-_DEVICE = click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N.")
+
+
+class DeviceType(click.ParamType):
+    """A device name as a recipe's ``run.device`` takes it (auto, cpu, cuda, cuda:N, mps)."""
+
+    name = "device"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        from ganaug.recipe.schema import DEVICE_PATTERN
+
+        if isinstance(value, str) and DEVICE_PATTERN.match(value):
+            return value
+        self.fail(f"expected auto, cpu, cuda, cuda:N or mps, got {value!r}", param, ctx)
+
+
+DEVICE = DeviceType()
+#: seeds as a recipe's run.seed takes them (torch generators take 64-bit seeds)
+SEED = click.IntRange(min=0, max=2**63 - 1)
+_DEVICE = click.option(
+    "--device", default="auto", show_default=True, type=DEVICE, help="auto, cpu, cuda, cuda:N."
+)
 _ON_ERROR = click.option(
     "--on-error",
     type=click.Choice(["error", "skip"]),
@@ -59,7 +79,7 @@ def _skipped(skipped: tuple[tuple[str, str], ...]) -> None:
     type=click.Path(path_type=Path),
     help="Conditioning image file or folder (repeatable; conditional generators), used in turn.",
 )
-@click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0), help="Seed of z.")
+@click.option("--seed", default=0, show_default=True, type=SEED, help="Seed of z.")
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Output folder.")
 @click.option("--replace", is_flag=True, help="Remove an earlier generate's images and table in --out first.")
 @_ON_ERROR
@@ -169,7 +189,7 @@ def _clear_earlier(out: Path, replace: bool) -> None:
     "--heatmap-scale", default=1.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
     help="|x - G(z*)| shown at full colour (the value range is 2 wide).",
 )  # fmt: skip
-@click.option("--seed", type=click.IntRange(min=0), help="Seed of the search (default: the run's).")
+@click.option("--seed", type=SEED, help="Seed of the search (default: the run's).")
 @click.option("--scorer", help="The stage whose scoring settings and thresholds to use (default: the first).")
 @click.option("--method", "methods", multiple=True, help="Only these scoring methods (repeatable).")
 @_ON_ERROR

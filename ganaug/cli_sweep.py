@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 from rich.console import Console
 
+from ganaug.cli_model import DEVICE
 from ganaug.console import stderr_console
 
 
@@ -39,7 +40,7 @@ def _aggregate_summary(folder: Path, result: dict, console: Console) -> None:
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a recipe value.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="The sweep folder.")
 @click.option("--baseline", "baselines", multiple=True, help="Model(s) the others are compared with.")
-@click.option("--device", help="Override run.device (auto, cpu, cuda, cuda:N).")
+@click.option("--device", type=DEVICE, help="Override run.device (auto, cpu, cuda, cuda:N).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars or log lines on the console.")
 @click.option("--launcher", type=click.Choice(["local", "slurm"]), default="local", show_default=True)
 @click.option(

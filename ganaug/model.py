@@ -192,6 +192,8 @@ class Model:
         for path in files:
             try:
                 tensor = read(path)
+                if not bool(torch.isfinite(tensor).all()):
+                    raise UnreadableImage(path, "it holds NaN or infinite pixel values")
             except UnreadableImage as exc:
                 if on_error == "error":
                     raise DataError(

@@ -118,7 +118,7 @@ def image_files(items: Iterable[str | Path]) -> list[Path]:
             inside = [
                 p
                 for p in sorted(path.rglob("*"))
-                if p.is_file()
+                if (p.is_file() or p.is_symlink())  # a dangling or looping link: named when read fails
                 and p.suffix.lower() in IMAGE_EXTENSIONS
                 and not any(part.startswith(".") for part in p.relative_to(path).parts)
             ]
@@ -146,6 +146,8 @@ def read_image(path: Path, prep: Preprocessing) -> Tensor:
                 flat = Image.new("RGBA", upright.size, (0, 0, 0, 255))
                 flat.alpha_composite(upright.convert("RGBA"))
                 upright = flat
+            if upright.mode == "F" and not np.isfinite(np.asarray(upright)).all():
+                raise ValueError("the image holds NaN or infinite pixel values")
             converted = upright.convert(mode)
     except FileNotFoundError:
         raise UnreadableImage(path, "no such file") from None

@@ -7,6 +7,7 @@ one, so new images just below the fitting set's cut are not flagged by a hair.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import attrs
@@ -36,7 +37,12 @@ class Threshold:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Threshold:
+        """Read back; a threshold that is not a finite number is a ValueError (it would decide
+        every image the same way)."""
         fields = {f.name for f in attrs.fields(cls)}
+        value = data.get("value")
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            raise ValueError(f"threshold value must be a finite number, got {value!r}")
         return cls(**{k: v for k, v in data.items() if k in fields})
 
 

@@ -114,6 +114,8 @@ def _on_black(img: Image.Image, mode: str) -> Image.Image:
 def _to_8bit(img: Image.Image) -> Image.Image:
     """16/32-bit integer or float grayscale -> 8-bit ``L``."""
     values = np.asarray(img, dtype=np.float64)
+    if not np.isfinite(values).all():
+        raise ValueError("the image holds NaN or infinite pixel values")
     if img.mode.startswith("I;16"):
         scaled = values / 257.0
     elif img.mode == "F":

@@ -258,3 +258,21 @@ def test_a_run_recipe_with_since_renamed_options_still_loads(run_dir: Path, tmp_
     model = load_model(copy, "base", device="cpu", host=host())
     assert model.latent_dim == 8
     assert same_weights(model.trained.generator, load_model(run_dir, "base", host=host()).trained.generator)
+
+
+def test_dangling_links_and_nan_images_are_named_or_skipped_not_dropped(
+    run_dir: Path, test_pngs: list[Path], tmp_path: Path
+) -> None:
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    shutil.copyfile(test_pngs[0], folder / "good.png")
+    (folder / "dangling.png").symlink_to(tmp_path / "nowhere.png")
+    Image.fromarray(np.full((16, 16), np.nan, dtype=np.float32)).save(folder / "nan.tif")
+    model = load_model(run_dir, "base", device="cpu", host=host())
+    with pytest.raises(DataError, match=r"dangling\.png"):
+        model.read_images([folder])
+    read = model.read_images([folder], on_error="skip")
+    assert [Path(i).name for i in read.ids] == ["good.png"]
+    reasons = {Path(name).name: why for name, why in read.skipped}
+    assert set(reasons) == {"dangling.png", "nan.tif"}
+    assert "NaN or infinite pixel values" in reasons["nan.tif"]
