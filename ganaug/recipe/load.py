@@ -54,6 +54,15 @@ def parse_recipe(
 ) -> Recipe:
     """Parse and resolve recipe text (see :func:`load_recipe`)."""
     try:
+        return _parse(text, source, overrides, registry)
+    except RecursionError:
+        raise RecipeError(
+            [Problem("", "nested too deeply to be a recipe (arrays or tables)")], source
+        ) from None
+
+
+def _parse(text: str, source: str, overrides: Iterable[str], registry: Registry | None) -> Recipe:
+    try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise RecipeError([Problem("", f"not valid TOML: {exc}")], source) from None

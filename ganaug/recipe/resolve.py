@@ -70,17 +70,66 @@ NETWORK_KINDS = ("generators", "discriminators")
 
 
 def _check_network(component: Any, options: Any, path: str, scope: Scope) -> None:
-    """Build the network once (on the CPU, then dropped): an image size it cannot handle is a
-    recipe problem now, not a failure at run time. (PyTorch's meta device would allocate nothing,
-    but its first use imports torch's compiler stack, seconds on every ``validate``.)"""
+    """Count the network's parameters on PyTorch's meta device (nothing allocated): one too large
+    to train on this machine is a recipe problem now. Then build it once on the CPU (then dropped):
+    an image size it cannot handle is a recipe problem too, not a failure at run time."""
     image = scope.image
+    problem = _too_large(_parameters_on_meta(component, options, scope))
+    if problem:
+        scope.problems.append(Problem(path, f"{component.name!r} with these options {problem}"))
+        return
     try:
         create(scope.registry, component, options, image=image)
     except (ValueError, TypeError) as exc:
         shape = f"{image.channels}x{image.size}x{image.size}"
         scope.problems.append(Problem(path, f"{component.name!r} cannot take {shape} images: {exc}"))
+    except (MemoryError, RuntimeError) as exc:  # the allocator refused its weights
+        if isinstance(exc, MemoryError) or "alloc" in str(exc).lower():
+            scope.problems.append(
+                Problem(path, f"{component.name!r} with these options is too large to build: {exc}")
+            )
     except Exception:  # anything else is for the run to report with its full context
         return
+
+
+def _parameters_on_meta(component: Any, options: Any, scope: Scope) -> int | None:
+    """The network's parameter count, built on the meta device (None: it cannot be built there)."""
+    import torch
+
+    try:
+        with torch.device("meta"):
+            network = create(scope.registry, component, options, image=scope.image)
+        return sum(p.numel() for p in network.parameters())
+    except Exception:  # not every plugin builds on meta: the CPU build then checks what it can
+        return None
+
+
+#: bytes a float32 parameter costs in training: the weight, its gradient and Adam's two moments
+TRAINING_BYTES = 16
+
+
+def _too_large(count: int | None) -> str | None:
+    """What is wrong when training ``count`` parameters needs more memory than the machine has."""
+    have = _available_memory()
+    if count is None or have is None or count * TRAINING_BYTES <= have:
+        return None
+    need = count * TRAINING_BYTES
+    return (
+        f"has {count:,} parameters: training needs about {need / 2**30:.1f} GiB for weights, gradients "
+        f"and Adam's state, more than the {have / 2**30:.1f} GiB this machine has"
+    )
+
+
+def _available_memory() -> int | None:
+    """The machine's memory in bytes (``MemTotal``; None where it cannot be read)."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("MemTotal:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
 
 
 def _check_stage_ref(value: Any, wants: str, path: str, scope: Scope) -> None:

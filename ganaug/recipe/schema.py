@@ -143,15 +143,18 @@ def component(
     )
 
 
-def components(kind: str, *defaults: str, help: str | None = None) -> Any:
+def components(kind: str, *defaults: str, help: str | None = None, validator: Any = None) -> Any:
     """An options field holding an ordered list of components of ``kind``."""
     return attrs.field(
         factory=lambda: [ComponentRef(name) for name in defaults],
+        validator=validator,
         metadata=_meta("component", kind, help),
     )
 
 
-def stage_ref(produces: str, *, default: Any = attrs.NOTHING, help: str | None = None) -> Any:
+def stage_ref(
+    produces: str, *, default: Any = attrs.NOTHING, help: str | None = None, validator: Any = None
+) -> Any:
     """An options field naming an earlier stage (or a list of them) that ``produces`` something
     (``"model"``, ``"images"``, ``"metrics"``)."""
-    return attrs.field(default=default, metadata=_meta("stage_ref", produces, help))
+    return attrs.field(default=default, validator=validator, metadata=_meta("stage_ref", produces, help))

@@ -27,6 +27,7 @@ from ganaug.errors import CheckpointError, DataError, DivergenceError
 from ganaug.interfaces import ImageSet, StageOutput, TrainedModel
 from ganaug.networks import frozen
 from ganaug.recipe.schema import ComponentRef, component, option, stage_ref
+from ganaug.recipe.validators import finite_positive
 from ganaug.seeds import derive_seed
 from ganaug.selection import ImageSelection
 from ganaug_plugins.stages import work
@@ -75,7 +76,7 @@ class EncoderStageOptions:
     )
     epochs: int = option(50, validator=_GE1, help="passes over the images")
     batch_size: int = option(32, validator=_GE1, help="images per step (per rank under torchrun)")
-    lr: float = option(2e-4, validator=attrs.validators.gt(0.0), help="Adam learning rate of E")
+    lr: float = option(2e-4, validator=finite_positive, help="Adam learning rate of E")
     betas: tuple[float, float] = option((0.5, 0.999), validator=_betas, help="Adam betas of E")
     checkpoint_every: int = option(
         10, validator=_GE1, help="epochs between checkpoints (the last epoch always writes one)"

@@ -17,6 +17,7 @@ from ganaug.errors import DataError
 from ganaug.interfaces import EvalContext, StageOutput, TrainedModel
 from ganaug.io import write_json, write_text
 from ganaug.recipe.schema import ComponentRef, components, option, stage_ref
+from ganaug.recipe.validators import not_empty
 from ganaug.scoring import Scorer
 from ganaug.selection import ImageSelection
 from ganaug.tables import write_scores_csv
@@ -38,7 +39,9 @@ def _not_the_test(instance: Any, _: attrs.Attribute, value: ImageSelection | Non
 class EvaluateOptions:
     """Options of the evaluate stage: score the test images with trained models, then report."""
 
-    models: list[str] = stage_ref("model", help="the train stages whose models are evaluated")
+    models: list[str] = stage_ref(
+        "model", help="the train stages whose models are evaluated", validator=not_empty
+    )
     positive: str = option(metadata={"classes": True}, help="the anomalous (positive) class")
     test: ImageSelection = option(factory=lambda: ImageSelection(split="test"), help="the test images")
     evaluators: list[ComponentRef] = components(
@@ -47,6 +50,7 @@ class EvaluateOptions:
         "l1-mean",
         "roc",
         help="run in this order: scoring evaluators add score rows, metric ones read them",
+        validator=not_empty,
     )
     validation: ImageSelection | None = option(
         None,

@@ -28,6 +28,7 @@ from ganaug.context import StageContext
 from ganaug.errors import DivergenceError
 from ganaug.interfaces import ImageSet, StageOutput
 from ganaug.recipe.schema import ComponentRef, component, components, option
+from ganaug.recipe.validators import finite_positive
 from ganaug.seeds import derive_seed
 from ganaug.selection import ImageSelection
 from ganaug_plugins.stages import work
@@ -53,11 +54,6 @@ from ganaug_plugins.stages.train_files import (
 def _betas(_: object, attribute: attrs.Attribute, value: tuple[float, float]) -> None:
     if not all(0.0 <= b < 1.0 for b in value):
         raise ValueError(f"both betas must be in [0, 1), got {list(value)}")
-
-
-def _positive(_: object, attribute: attrs.Attribute, value: float) -> None:
-    if not value > 0:
-        raise ValueError(f"must be > 0, got {value}")
 
 
 def _decay(_: object, attribute: attrs.Attribute, value: float | None) -> None:
@@ -91,8 +87,8 @@ class TrainOptions:
     )
     epochs: int = option(150, validator=_GE1, help="passes over the training images")
     batch_size: int = option(16, validator=_GE1, help="images per step (per rank under torchrun)")
-    lr_d: float = option(4e-4, validator=_positive, help="Adam learning rate of D")
-    lr_g: float = option(1e-4, validator=_positive, help="Adam learning rate of G")
+    lr_d: float = option(4e-4, validator=finite_positive, help="Adam learning rate of D")
+    lr_g: float = option(1e-4, validator=finite_positive, help="Adam learning rate of G")
     betas_d: tuple[float, float] = option((0.5, 0.999), validator=_betas, help="Adam betas of D")
     betas_g: tuple[float, float] = option((0.5, 0.999), validator=_betas, help="Adam betas of G")
     checkpoint_every: int = option(
