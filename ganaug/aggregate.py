@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import zlib
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,8 @@ import numpy as np
 from ganaug import io
 from ganaug.aggregate_race import race
 from ganaug.aggregate_report import figure, markdown
+from ganaug.errors import GanaugError
+from ganaug.registry import closest
 from ganaug.rundir import RunDir
 from ganaug.stats import auc, delong, over_seeds, paired_bootstrap
 from ganaug.sweep import read_manifest
@@ -50,6 +53,18 @@ class RunRecord:
     dir: Path
     evaluations: dict[str, Scores]
     conversion: dict[str, dict[str, Any]]
+    #: (stage, why) of every evaluate stage of the run that the aggregate cannot use
+    left_out: tuple[tuple[str, str], ...] = ()
+
+
+class AggregateError(GanaugError):
+    """The aggregate was asked for something the sweep does not have (a model, a method)."""
+
+    exit_code = 2
+
+
+class BrokenScores(ValueError):
+    """A ``scores.csv`` the aggregate cannot use; the message says why."""
 
 
 def _read_roles(path: Path) -> dict[str, str]:
@@ -62,28 +77,52 @@ def _read_roles(path: Path) -> dict[str, str]:
 
 
 def _read_scores(path: Path, positive: str, models: Sequence[str]) -> Scores:
+    """The score table of one evaluate stage; :class:`BrokenScores` when it cannot be used."""
     labels: dict[str, str] = {}
     by_model: dict[tuple[str, str], dict[str, float]] = defaultdict(dict)
-    with open(path, encoding="utf-8", newline="") as handle:
-        for row in csv.DictReader(handle):
-            if row["score"] in ("", None):
-                continue
-            labels[row["image"]] = row["label"]
-            by_model[(row["model"], row["method"])][row["image"]] = float(row["score"])
-    return Scores(positive, labels, dict(by_model), tuple(models), _read_roles(path.parent / "methods.json"))
+    roles = _read_roles(path.parent / "methods.json")
+    try:
+        with open(path, encoding="utf-8", newline="") as handle:
+            for line, row in enumerate(csv.DictReader(handle), start=2):
+                if row.get("score") in ("", None):
+                    continue
+                try:
+                    value = float(row["score"])
+                except ValueError:
+                    raise BrokenScores(f"line {line}: score {row['score']!r} is not a number") from None
+                if math.isnan(value):
+                    continue
+                labels[row["image"]] = row["label"]
+                by_model[(row["model"], row["method"])][row["image"]] = value
+    except (OSError, csv.Error, KeyError, TypeError) as exc:
+        raise BrokenScores(f"unreadable scores.csv ({type(exc).__name__}: {exc})") from None
+    scoring = any(role in ("detector", "baseline", "control") for role in roles.values())
+    if not by_model and scoring:
+        raise BrokenScores("scores.csv has no usable score (no rows, or every score NaN)")
+    if by_model and len({label == positive for label in labels.values()}) < 2:
+        raise BrokenScores(f"its test images are all of one class ({positive!r} or not)")
+    return Scores(positive, labels, dict(by_model), tuple(models), roles)
 
 
 def read_run(setting: str, seed: int, folder: Path) -> RunRecord:
-    """What a run's finished evaluate and augment stages hold (unfinished stages are left out)."""
+    """What a run's finished evaluate and augment stages hold; an evaluate stage that is unfinished
+    or whose scores cannot be used is listed in ``left_out`` with why."""
     run = RunDir(folder)
     recipe = run.read_recipe() or {}
     evaluations, conversion = {}, {}
+    left_out: list[tuple[str, str]] = []
     for stage in recipe.get("stages", []):
         name, kind = stage.get("name"), stage.get("kind")
         if not run.is_done(name):
+            if kind == "evaluate":
+                left_out.append((name, "unfinished"))
             continue
-        if kind == "evaluate" and (folder / name / "scores.csv").exists():
-            scores = _read_scores(folder / name / "scores.csv", stage["positive"], stage["models"])
+        if kind == "evaluate":
+            try:
+                scores = _read_scores(folder / name / "scores.csv", stage["positive"], stage["models"])
+            except BrokenScores as exc:
+                left_out.append((name, str(exc)))
+                continue
             if scores.by_model:  # a stage of metric evaluators only (sample quality) scores no image
                 evaluations[name] = scores
         summary = folder / name / "summary.json"
@@ -91,18 +130,67 @@ def read_run(setting: str, seed: int, folder: Path) -> RunRecord:
             block = json.loads(summary.read_text(encoding="utf-8")).get("conversion")
             if block:
                 conversion[name] = block
-    return RunRecord(setting, seed, folder, evaluations, conversion)
+    return RunRecord(setting, seed, folder, evaluations, conversion, tuple(left_out))
 
 
-def collect(folder: Path) -> tuple[dict[str, Any], list[RunRecord]]:
-    """The sweep manifest and a record per run folder that exists."""
+def collect(folder: Path) -> tuple[dict[str, Any], list[RunRecord], list[dict[str, Any]]]:
+    """The sweep manifest, a record per run folder that exists, and every run or stage left out
+    (``setting``, ``seed``, ``stage``, ``why``)."""
     manifest = read_manifest(folder)
-    records = [
-        read_run(entry["setting"], int(entry["seed"]), folder / entry["dir"])
-        for entry in manifest["runs"]
-        if (folder / entry["dir"]).exists()
-    ]
-    return manifest, records
+    records, left_out = [], []
+    for entry in manifest["runs"]:
+        setting, seed = entry["setting"], int(entry["seed"])
+        if not (folder / entry["dir"]).is_dir():
+            left_out.append({"setting": setting, "seed": seed, "stage": None, "why": "its folder is missing"})
+            continue
+        record = read_run(setting, seed, folder / entry["dir"])
+        left_out += [
+            {"setting": setting, "seed": seed, "stage": st, "why": why} for st, why in record.left_out
+        ]
+        records.append(record)
+    return manifest, _same_test_sets(records, left_out), left_out
+
+
+def _same_test_sets(records: list[RunRecord], left_out: list[dict[str, Any]]) -> list[RunRecord]:
+    """Drop an evaluate stage whose columns score different images, or whose test set has another
+    size than the same stage of the setting's other runs (a truncated scores.csv): paired and
+    over-seeds figures need like for like. Each drop is added to ``left_out``."""
+    sizes: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for rec in records:
+        for stage, scores in rec.evaluations.items():
+            sizes[(rec.setting, stage)].append(len(scores.labels))
+    kept = []
+    for rec in records:
+        evaluations = dict(rec.evaluations)
+        for stage, scores in rec.evaluations.items():
+            usual = Counter(sizes[(rec.setting, stage)]).most_common(1)[0][0]
+            short = [k for k, v in scores.by_model.items() if len(v) != len(scores.labels)]
+            why = None
+            if short:
+                (model, method), count = short[0], len(scores.by_model[short[0]])
+                why = f"{model}/{method} scores {count} of its {len(scores.labels)} test images"
+            elif len(scores.labels) != usual:
+                why = f"{len(scores.labels)} test images, where the setting's other runs have {usual}"
+            if why:
+                del evaluations[stage]
+                left_out.append({"setting": rec.setting, "seed": rec.seed, "stage": stage, "why": why})
+        kept.append(attrs.evolve(rec, evaluations=evaluations))
+    return kept
+
+
+def check_names(records: list[RunRecord], method: str, baselines: Sequence[str]) -> None:
+    """An unknown ``--method`` or ``--baseline`` is an error naming the known ones (and the closest)."""
+    methods = sorted({m for rec in records for s in rec.evaluations.values() for (_, m) in s.by_model})
+    models = sorted({m for rec in records for s in rec.evaluations.values() for m in s.models})
+    if records and methods and method not in methods:
+        raise AggregateError(
+            f"no score method {method!r} in this sweep{closest(method, methods)}; known: {', '.join(methods)}"
+        )
+    for name in baselines:
+        if models and name not in models:
+            raise AggregateError(
+                f"no model {name!r} in this sweep{closest(name, models)}; known: {', '.join(models)}"
+            )
 
 
 def _aligned(scores: Scores, a: tuple[str, str], b: tuple[str, str]) -> tuple[np.ndarray, ...] | None:
@@ -218,7 +306,8 @@ def aggregate(
 ) -> dict[str, Any]:
     """Aggregate the sweep in ``folder``; write ``aggregate.json``/``.md`` and figures; return the data."""
     folder = Path(folder)
-    manifest, records = collect(folder)
+    manifest, records, left_out = collect(folder)
+    check_names(records, method, baselines)
     stages = sorted({stage for rec in records for stage in rec.evaluations}, key=_stage_order(records))
     result: dict[str, Any] = {
         "recipe": manifest.get("recipe"),
@@ -234,6 +323,7 @@ def aggregate(
             for stage in stages
         },
         "conversion": _conversion(records),
+        "left_out": left_out,
     }
     io.write_json(folder / JSON, result)
     io.write_text(folder / MARKDOWN, markdown(result))

@@ -143,6 +143,20 @@ def markdown(result: dict[str, Any]) -> str:
                 *_race_rows(block["race"]),
                 "",
             ]
+    if result.get("left_out"):
+        out += [
+            "## Left out",
+            "",
+            "Runs and evaluate stages the tables above do not use, and why:",
+            "",
+            "| setting | seed | stage | why |",
+            "|---|---|---|---|",
+            *(
+                f"| {e['setting']} | {e['seed']} | {e['stage'] or '(whole run)'} | {e['why']} |"
+                for e in result["left_out"]
+            ),
+            "",
+        ]
     if result.get("conversion"):
         out += [
             "## Conversion diagnostics of the augment stages",

@@ -17,13 +17,25 @@ def parse_seeds(text: str) -> list[int]:
     try:
         for part in (p.strip() for p in text.split(",") if p.strip()):
             low, sep, high = part.partition("-")
-            seeds += list(range(int(low), int(high) + 1)) if sep and low else [int(part)]
+            first, last = (int(low), int(high)) if sep and low else (int(part), int(part))
+            if first < 0 or last >= 2**63:
+                raise click.BadParameter(f"seeds are 0 to 2^63-1, got {part!r}")
+            if last - first + 1 + len(seeds) > MAX_SEEDS:
+                raise click.BadParameter(f"at most {MAX_SEEDS} seeds in one sweep, got {text!r}")
+            seeds += list(range(first, last + 1))
     except ValueError:
         raise click.BadParameter(f"expected seeds like 0,1,2 or 0-4, got {text!r}") from None
     return seeds
 
 
+#: the seeds one sweep may have (each is a run folder)
+MAX_SEEDS = 10_000
+
+
 def _aggregate_summary(folder: Path, result: dict, console: Console) -> None:
+    for entry in result.get("left_out", []):
+        where = f"{entry['setting']} seed {entry['seed']}" + (f" {entry['stage']}" if entry["stage"] else "")
+        console.print(f"[yellow]left out:[/] {where}: {entry['why']}", highlight=False)
     for stage, block in result["evaluate"].items():
         for setting, models in block["auc"].items():
             for model, s in models.items():

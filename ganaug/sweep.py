@@ -57,6 +57,11 @@ def parse_grid(items: Iterable[str]) -> list[tuple[str, list[str]]]:
         if not key.strip() or not values or any(v == "" for v in values):
             problems.append(Problem(f"--grid {item}", "expected key.path=value1,value2,..."))
             continue
+        if any(key.strip() == seen for seen, _ in grid):
+            problems.append(
+                Problem(f"--grid {item}", f"{key.strip()!r} is varied twice: give its values once")
+            )
+            continue
         grid.append((key.strip(), values))
     if problems:
         raise RecipeError(problems, "--grid")
@@ -223,11 +228,18 @@ def write_manifest(plan: SweepPlan) -> Path:
 def read_manifest(folder: Path) -> dict[str, Any]:
     path = folder / MANIFEST
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        manifest = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise RunDirError(f"{folder} holds no sweep ({MANIFEST} is missing)") from None
-    except (OSError, ValueError) as error:
+    except (OSError, ValueError, RecursionError) as error:
         raise RunDirError(f"cannot read {path}: {error}") from None
+    runs = manifest.get("runs") if isinstance(manifest, dict) else None
+    keys = ("setting", "seed", "dir")
+    if not isinstance(runs, list) or not all(isinstance(r, dict) and all(k in r for k in keys) for r in runs):
+        raise RunDirError(f"{path} is not a sweep manifest (expected an object whose 'runs' list {keys})")
+    if not all(isinstance(r["seed"], int) and isinstance(r["dir"], str) for r in runs):
+        raise RunDirError(f"{path}: every run needs an integer 'seed' and a folder name 'dir'")
+    return manifest
 
 
 #: Starts one planned run, ``(run, resume)``, and returns a callable that waits for it to end
