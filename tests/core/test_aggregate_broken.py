@@ -14,7 +14,7 @@ from ganaug.aggregate import AggregateError, aggregate
 from ganaug.cli_sweep import MAX_SEEDS, parse_seeds
 from ganaug.errors import RecipeError, RunDirError
 from ganaug.sweep import parse_grid
-from tests.core.test_aggregate_race import write_sweep
+from tests.race_sweep import write_sweep
 
 HEADER = "image,label,model,method,residual,discrimination,score"
 
