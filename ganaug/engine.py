@@ -351,6 +351,7 @@ def _stage(
     seed_everything(stage_seed(recipe.run.seed, spec.name), recipe.run.deterministic)
     if session.resume is not None and run_dir.is_done(spec.name):
         log.info("stage %s: finished earlier, loading its outputs", spec.name)
+        run_dir.verify_done(spec.name)
         outputs[spec.name] = stage.restore(ctx)
         view.end(i, restored=True)
         return

@@ -156,6 +156,8 @@ class Model:
                 continue
             stage = stage_of(self.host, spec)
             if isinstance(stage, ScoresModels):
+                if RunDir(self.run_dir).is_done(spec.name):
+                    RunDir(self.run_dir).verify_done(spec.name)
                 ctx = stage_context(spec, self.run_dir / spec.name, self.recipe, self.host, self.device)
                 if scorers := stage.scorers(ctx, self.name):
                     return scorers
@@ -397,6 +399,7 @@ def load_model(
             f"ganaug run RECIPE --resume {run_dir}"
         )
     torch_device = device if isinstance(device, torch.device) else resolve_device(device or "auto")
+    RunDir(run_dir).verify_done(name)
     ctx = stage_context(spec, run_dir / name, recipe, host, torch_device)
     ctx.outputs.update(named_models(spec, run_dir, recipe, host, torch_device))
     output = stage_of(host, spec).restore(ctx)

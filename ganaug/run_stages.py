@@ -61,6 +61,7 @@ def named_models(
             if name is None or name in found:
                 continue
             upstream = recipe.stage(name)
+            RunDir(run_dir).verify_done(name)
             ctx = stage_context(upstream, run_dir / name, recipe, host, device)
             ctx.outputs.update(named_models(upstream, run_dir, recipe, host, device))
             found[name] = stage_of(host, upstream).restore(ctx)

@@ -18,12 +18,22 @@ import attrs
 import tomli_w
 
 from ganaug import io
-from ganaug.errors import RunDirError
+from ganaug.errors import CheckpointError, RunDirError
 
 RECIPE = "recipe.toml"
 MANIFEST = "manifest.json"
 LOCK = ".lock"
 LOG = "run.log"
+DONE = "done.json"
+
+
+def file_digest(path: Path) -> str:
+    """The SHA-256 of a file's bytes, read in blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def recipe_hash(resolved: dict[str, Any]) -> str:
@@ -60,10 +70,40 @@ class RunDir:
         return folder
 
     def is_done(self, stage: str) -> bool:
-        return (self.path / stage / "done.json").exists()
+        return (self.path / stage / DONE).exists()
 
     def mark_done(self, stage: str, info: dict[str, Any]) -> None:
-        io.write_json(self.path / stage / "done.json", {"finished": now(), **info})
+        """``done.json``: when the stage finished, ``info``, and the SHA-256 of every file in its
+        folder (its final files), which :meth:`verify_done` checks before the stage is restored."""
+        folder = self.path / stage
+        digests = {
+            p.relative_to(folder).as_posix(): file_digest(p)
+            for p in sorted(folder.rglob("*"))
+            if p.is_file() and not p.is_symlink() and p.name != DONE and not io.is_temp_name(p.name)
+        }
+        io.write_json(folder / DONE, {"finished": now(), **info, "files": digests})
+
+    def verify_done(self, stage: str) -> None:
+        """Refuse a finished stage whose final files changed since (a replaced weight, a NaN, an
+        edited image): :class:`CheckpointError` naming the file. A stage finished before digests
+        were recorded has nothing to check."""
+        folder = self.path / stage
+        try:
+            recorded = json.loads((folder / DONE).read_text(encoding="utf-8")).get("files", {})
+        except (OSError, ValueError, AttributeError) as exc:
+            raise CheckpointError(f"{folder / DONE} cannot be read: {exc}") from None
+        if not isinstance(recorded, dict):
+            raise CheckpointError(f"{folder / DONE}: 'files' is not a table of digests")
+        for name, digest in recorded.items():
+            path = folder / str(name)
+            if not path.is_file():
+                raise CheckpointError(f"{path} is missing, but stage {stage!r} finished with it")
+            if file_digest(path) != digest:
+                raise CheckpointError(
+                    f"{path} changed after stage {stage!r} finished (its SHA-256 differs from {DONE}); "
+                    f"its outputs cannot be trusted: restore the file, or rerun the stage (remove "
+                    f"{folder / DONE} and resume)"
+                )
 
     def write_recipe(self, resolved: dict[str, Any]) -> None:
         io.write_text(self.path / RECIPE, tomli_w.dumps(resolved))

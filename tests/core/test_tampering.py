@@ -30,11 +30,15 @@ def finished(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-def _copy(finished: Path, tmp_path: Path, redo: tuple[str, ...]) -> Path:
+def _copy(finished: Path, tmp_path: Path, redo: tuple[str, ...], digests: bool = False) -> Path:
+    """A copy of the finished run, ``redo`` stages unfinished; without ``digests`` the final-file
+    digests are dropped from done.json (as a run made before them), so the checks behind them run."""
     run = tmp_path / "run"
     shutil.copytree(finished, run)
     for stage in redo:  # as if killed before these stages finished
         (run / stage / "done.json").unlink()
+    for done in [] if digests else run.glob("*/done.json"):
+        done.write_text(json.dumps({k: v for k, v in json.loads(done.read_text()).items() if k != "files"}))
     json_path = run / "manifest.json"
     json_path.write_text(json.dumps({**json.loads(json_path.read_text()), "finished": None}))
     return run
@@ -118,3 +122,30 @@ def test_a_corrupt_augmented_png_is_named(finished: Path, tmp_path: Path) -> Non
     png = sorted((run / "aug" / "images").glob("*.png"))[0]
     png.write_bytes(png.read_bytes()[:20])
     _resume_fails(run, f"{png.name} is unreadable")
+
+
+@pytest.mark.parametrize("name", ["base/generator.safetensors", "aug/images", "base/training.json"])
+def test_a_final_file_changed_after_its_stage_finished_is_refused(
+    finished: Path, tmp_path: Path, name: str
+) -> None:
+    """done.json keeps the SHA-256 of every final file: a replaced or edited one is named on resume
+    and when the model is loaded, before anything trusts it."""
+    from ganaug.model import load_model
+
+    run = _copy(finished, tmp_path, ("eval",), digests=True)
+    target = run / name
+    if target.is_dir():
+        target = sorted(target.glob("*.png"))[0]
+    data = bytearray(target.read_bytes())
+    data[-1] ^= 0xFF  # one bit pattern changed, size and name kept
+    target.write_bytes(bytes(data))
+    _resume_fails(run, rf"{target.name} changed after stage '{name.split('/')[0]}' finished")
+    if name.startswith("base"):
+        with pytest.raises(CheckpointError, match="changed after stage 'base' finished"):
+            load_model(run, "base", host=HOST)
+
+
+def test_a_missing_final_file_is_refused(finished: Path, tmp_path: Path) -> None:
+    run = _copy(finished, tmp_path, ("eval",), digests=True)
+    (run / "base" / "discriminator.safetensors").unlink()
+    _resume_fails(run, r"discriminator\.safetensors is missing, but stage 'base' finished with it")
