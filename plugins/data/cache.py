@@ -1,8 +1,9 @@
 """The decoded-image cache: resized ``uint8`` arrays kept under ``ctx.cache_dir`` between runs.
 
-An entry is keyed by a hash of what produced it (the file list with sizes and modification times,
-the preprocessing options, :data:`FORMAT_VERSION`), so a changed, added or removed file, or other
-options, give another key. It is stored as ``<key>.npy`` (``[N, C, H, W]`` uint8) plus
+An entry is keyed by a hash of what produced it (the file list with each file's size and a hash
+of its bytes, the preprocessing options, :data:`FORMAT_VERSION`), so a changed, added or removed
+file, or other options, give another key; an edit that keeps a file's size and modification time
+does too. It is stored as ``<key>.npy`` (``[N, C, H, W]`` uint8) plus
 ``<key>.json`` (ids and skipped files); both written atomically, the JSON last, and read without
 pickle. A damaged entry is reported and decoded again, never trusted.
 """
@@ -42,6 +43,19 @@ class Decoded:
             raise ValueError(f"Decoded: images {self.images.shape} {self.images.dtype} for {n} ids")
         if self.labels and len(self.labels) != n:
             raise ValueError(f"Decoded: {len(self.labels)} labels for {n} ids")
+
+
+def content_digest(path: Path) -> str:
+    """A hash of a file's bytes for cache keys (``unreadable: ...`` when it cannot be read, so a
+    file that became unreadable changes the key too)."""
+    digest = hashlib.blake2b(digest_size=16)
+    try:
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    except OSError as exc:
+        return f"unreadable: {exc.strerror or exc}"
+    return digest.hexdigest()
 
 
 def cache_key(payload: dict[str, Any]) -> str:

@@ -20,7 +20,7 @@ from ganaug.interfaces import DataBundle, ImageSpec
 from ganaug.preprocessing import Preprocessing
 from ganaug.recipe.schema import option
 from ganaug_plugins.data.bundle import OnError, by_class, make_bundle, report_skipped
-from ganaug_plugins.data.cache import Decoded, cached_decode
+from ganaug_plugins.data.cache import Decoded, cached_decode, content_digest
 from ganaug_plugins.data.decode import (
     DEFAULT_EXTENSIONS,
     Preprocess,
@@ -132,7 +132,7 @@ class FolderSource:
         scan = scan_folder(root, opts.layout, opts.classes, opts.extensions, ctx.log, opts.on_error)
         prep = opts.preprocess
         payload = {
-            "files": [[f.rel, f.size, f.mtime_ns] for f in scan.files],
+            "files": [[f.rel, f.size, content_digest(f.path)] for f in scan.files],
             "preprocess": attrs.asdict(prep),
         }
         decoded = cached_decode(

@@ -23,7 +23,7 @@ from ganaug.interfaces import DataBundle, ImageSpec
 from ganaug.preprocessing import Preprocessing
 from ganaug.recipe.schema import option
 from ganaug_plugins.data.bundle import by_class, make_bundle
-from ganaug_plugins.data.cache import Decoded, cached_decode
+from ganaug_plugins.data.cache import Decoded, cached_decode, content_digest
 from ganaug_plugins.data.decode import resize_gray
 from ganaug_plugins.data.reading import describe, gray, read_file
 from ganaug_plugins.data.split import deal, split_validator
@@ -165,12 +165,12 @@ def _class_names(opts: IdxOptions, present: list[int]) -> list[str]:
 
 
 def _stamp(path: Path, what: str) -> list[Any]:
-    """What identifies a file's content for the cache key: resolved path, size, mtime."""
+    """What identifies a file's content for the cache key: resolved path, size, a hash of its bytes."""
     try:
         stat = path.expanduser().stat()
     except FileNotFoundError:
         raise DataError(f"IDX {what} file {path} does not exist") from None
-    return [str(path.expanduser().resolve()), stat.st_size, stat.st_mtime_ns]
+    return [str(path.expanduser().resolve()), stat.st_size, content_digest(path.expanduser())]
 
 
 def resize_all(digits: np.ndarray, ids: tuple[str, ...], size: int, ctx: DataContext) -> Decoded:

@@ -23,7 +23,7 @@ from ganaug.interfaces import DataBundle, ImageSpec
 from ganaug.preprocessing import Preprocessing
 from ganaug.recipe.schema import option
 from ganaug_plugins.data.bundle import by_class, make_bundle
-from ganaug_plugins.data.cache import Decoded, cached_decode
+from ganaug_plugins.data.cache import Decoded, cached_decode, content_digest
 from ganaug_plugins.data.idx import resize_all
 from ganaug_plugins.data.reading import describe, gray, read_file
 from ganaug_plugins.data.split import deal, split_validator
@@ -125,7 +125,7 @@ class Mnist5kSource:
         opts = self.options
         path = locate_csv()
         stat = path.stat()
-        payload = {"file": [str(path), stat.st_size, stat.st_mtime_ns], "size": opts.image_size}
+        payload = {"file": [str(path), stat.st_size, content_digest(path)], "size": opts.image_size}
         decoded = cached_decode(
             ctx,
             enabled=opts.cache,

@@ -480,3 +480,26 @@ def test_a_linked_class_folder_keeps_the_class_of_what_it_links_to(tmp_path: Pat
     assert len(bundle.splits["all"]) == 5  # the linked folder's images counted once
     named = load(tmp_path, root=root, classes=["PNEUMONIA"], split={"all": {"*": "rest"}})
     assert len(named.splits["all"]) == 2
+
+
+def test_an_edit_that_keeps_size_and_mtime_still_invalidates_the_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cache is keyed on each file's bytes: a resume can no longer be fooled into old pixels."""
+    root = tree(tmp_path / "data", {"s": {"A": 3}})
+    options = {"root": root, "split": {"all": {"A": "rest"}}}
+    target = root / "s" / "A" / "A_s_0.png"
+    before = load(tmp_path, **options)
+    stat, size = target.stat(), target.stat().st_size
+    data = bytearray(target.read_bytes())
+    gray_image(target, 255)  # other pixels ...
+    edited = target.read_bytes()
+    target.write_bytes(edited[:size] if len(edited) >= size else edited + data[len(edited) : size])
+    os.utime(target, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # ... same size, same mtime
+    assert target.stat().st_size == size and target.stat().st_mtime_ns == stat.st_mtime_ns
+    calls = counting_decoder(monkeypatch)
+    after = load(tmp_path, **options, on_error="skip")
+    assert calls  # decoded again, not answered from the cache
+    assert not torch.equal(after.splits["all"].images, before.splits["all"].images) or len(
+        after.splits["all"]
+    ) != len(before.splits["all"])
