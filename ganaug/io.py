@@ -116,6 +116,22 @@ def write_json(path: str | Path, data: Any) -> Path:
     return write_text(path, json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
 
 
+def read_json(path: str | Path, what: type = dict, error: type[Exception] | None = None) -> Any:
+    """A JSON file of the run written by ganaug, read back: missing, unreadable, not JSON, nested
+    absurdly deep or not a ``what`` is ``error`` (default CheckpointError) naming the file."""
+    from ganaug.errors import CheckpointError
+
+    fail = error or CheckpointError
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError) as exc:
+        reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+        raise fail(f"{path} is missing or unreadable: {reason}") from None
+    if not isinstance(data, what):
+        raise fail(f"{path} holds a {type(data).__name__}, expected a JSON {what.__name__}")
+    return data
+
+
 def save_figure(fig: Any, path: str | Path, **kwargs: Any) -> Path:
     """Save a matplotlib figure atomically (format from the final name's suffix)."""
     final = Path(path)

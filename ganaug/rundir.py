@@ -88,10 +88,7 @@ class RunDir:
         edited image): :class:`CheckpointError` naming the file. A stage finished before digests
         were recorded has nothing to check."""
         folder = self.path / stage
-        try:
-            recorded = json.loads((folder / DONE).read_text(encoding="utf-8")).get("files", {})
-        except (OSError, ValueError, AttributeError) as exc:
-            raise CheckpointError(f"{folder / DONE} cannot be read: {exc}") from None
+        recorded = io.read_json(folder / DONE).get("files", {})
         if not isinstance(recorded, dict):
             raise CheckpointError(f"{folder / DONE}: 'files' is not a table of digests")
         for name, digest in recorded.items():
@@ -120,10 +117,18 @@ class RunDir:
         return manifest.get("recipe_hash") if manifest else None
 
     def read_manifest(self) -> dict[str, Any] | None:
+        """The run's manifest (None when there is none or it is not JSON); one that is JSON but
+        not an object, or nested absurdly deep, is a CheckpointError naming it."""
+        path = self.path / MANIFEST
         try:
-            return json.loads((self.path / MANIFEST).read_text())
+            data = json.loads(path.read_text())
         except (OSError, json.JSONDecodeError):
             return None
+        except RecursionError:
+            raise CheckpointError(f"{path} is nested too deeply to be a manifest") from None
+        if not isinstance(data, dict):
+            raise CheckpointError(f"{path} holds a {type(data).__name__}, expected a JSON object")
+        return data
 
     def write_manifest(self, manifest: dict[str, Any]) -> None:
         io.write_json(self.path / MANIFEST, manifest)

@@ -9,7 +9,6 @@ Under ``torchrun`` the queries are split across ranks (:mod:`ganaug_plugins.sear
 from __future__ import annotations
 
 import csv
-import json
 import re
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,7 @@ from ganaug.errors import CheckpointError, DataError
 from ganaug.figures import plot_search_loss
 from ganaug.imaging import from_uint8, load_png, save_grid, save_png, to_uint8
 from ganaug.interfaces import ImageSet, SearchResult, StageOutput
-from ganaug.io import write_json, write_text
+from ganaug.io import read_json, write_json, write_text
 from ganaug.recipe.schema import ComponentRef, component, option, stage_ref
 from ganaug.search import MissingEncoder, for_model, needs_encoder, resumable_search
 from ganaug.seeds import derive_seed
@@ -105,14 +104,20 @@ def _file_stem(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", name)
 
 
-def _read_output(path: Path, channels: int) -> torch.Tensor:
-    """An augmented PNG read back on resume; a damaged one is named, not a traceback."""
+def _read_output(path: Path, shape: tuple[int, int, int]) -> torch.Tensor:
+    """An augmented PNG read back on resume; a damaged one or one of another size is named."""
     try:
-        return load_png(path, channels)
+        image = load_png(path, shape[0])
     except (OSError, ValueError, SyntaxError) as exc:
         raise CheckpointError(
             f"{path} is unreadable ({exc}); remove the stage's done.json to augment again"
         ) from None
+    if tuple(image.shape) != shape:
+        raise CheckpointError(
+            f"{path} is {tuple(image.shape)}, the run's images are {shape}; remove the stage's "
+            "done.json to augment again"
+        )
+    return image
 
 
 def output_names(ids: list[str], copies: int) -> list[str]:
@@ -330,9 +335,8 @@ class AugmentStage:
         """Read the PNGs back in ``augmented.csv``'s order."""
         with open(ctx.dir / TABLE, encoding="utf-8", newline="") as handle:
             rows = list(csv.DictReader(handle))
-        channels = ctx.data.spec.channels
         shape = (0, *ctx.data.spec.shape)
-        tensors = [_read_output(ctx.dir / row["output"], channels) for row in rows]
+        tensors = [_read_output(ctx.dir / row["output"], ctx.data.spec.shape) for row in rows]
         label = ctx.data.classes.index(self.options.label)
         images = ImageSet(
             torch.stack(tensors) if tensors else torch.zeros(shape),
@@ -340,5 +344,5 @@ class AugmentStage:
             tuple(f"{ctx.name}/{Path(row['output']).name}" for row in rows),
             ctx.data.classes,
         )
-        summary = json.loads((ctx.dir / SUMMARY).read_text(encoding="utf-8"))
+        summary = read_json(ctx.dir / SUMMARY)
         return StageOutput(images=images, metrics=summary, files=[ctx.dir / TABLE, ctx.dir / SUMMARY])

@@ -130,8 +130,10 @@ def load_checkpoint(path: Path) -> Checkpoint:
     try:
         meta = json.loads(path.read_text())
         blob = (path.parent / meta["tensors"]).read_bytes()
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise CheckpointError(f"checkpoint {path} is missing or unreadable: {exc}") from None
+    except RecursionError:
+        raise CheckpointError(f"checkpoint {path} is nested too deeply to be a checkpoint") from None
     if meta.get("format") != FORMAT:
         raise CheckpointError(f"checkpoint {path} has format {meta.get('format')!r}, expected {FORMAT}")
     if hashlib.sha256(blob).hexdigest() != meta.get("sha256"):
@@ -153,8 +155,11 @@ def _group(group: dict[str, Any]) -> dict[str, Any]:
 def restore_checkpoint(
     checkpoint: Checkpoint, modules: dict[str, Stateful], optimizers: dict[str, Optimizer]
 ) -> None:
-    """Load weights, optimiser state and the global torch RNG state into live objects."""
+    """Load weights, optimiser state and the global torch RNG state into live objects. The
+    optimisers' hyperparameters must come back as the recipe set them (a resume refuses a changed
+    recipe, so a checkpoint that differs was edited)."""
     tensors, meta = checkpoint.tensors, checkpoint.meta
+    expected = {name: [_hyper(g) for g in opt.param_groups] for name, opt in optimizers.items()}
     try:
         for name, module in modules.items():
             prefix = f"{name}/"
@@ -177,6 +182,13 @@ def restore_checkpoint(
             f"checkpoint {checkpoint.path} does not fit the networks of this recipe: {exc}"
         ) from None
     _check_groups(checkpoint.path, optimizers)
+    for name, optimizer in optimizers.items():
+        for want, group in zip(expected[name], optimizer.param_groups, strict=False):
+            if _hyper(group) != want:
+                raise CheckpointError(
+                    f"checkpoint {checkpoint.path}: {name} hyperparameters {_hyper(group)} differ from the "
+                    f"recipe's {want}; the checkpoint was edited or belongs to another recipe"
+                )
     rng = tensors.get("rng/torch")
     if rng is None or rng.dtype != torch.uint8 or rng.dim() != 1:
         raise CheckpointError(f"checkpoint {checkpoint.path} has no valid random state ('rng/torch')")
@@ -190,6 +202,11 @@ def restore_checkpoint(
 
 
 NUMERIC_GROUP_KEYS = ("lr", "eps", "weight_decay", "momentum", "dampening")
+
+
+def _hyper(group: dict[str, Any]) -> dict[str, Any]:
+    """The hyperparameters of an optimiser's param group (learning rate, betas, ...)."""
+    return {k: group[k] for k in (*NUMERIC_GROUP_KEYS, "betas") if k in group}
 
 
 def _check_groups(path: Path, optimizers: dict[str, Optimizer]) -> None:
@@ -211,8 +228,11 @@ def _number(value: Any) -> bool:
 POSITION_KEYS = {"epoch": int, "batch": int, "step": int, "images": int, "seconds": float}
 
 
-def checked_position(path: Path, meta: dict[str, Any]) -> dict[str, Any]:
-    """The training position a checkpoint records, every field present and a number."""
+def checked_position(
+    path: Path, meta: dict[str, Any], epochs: int | None = None, steps: int | None = None
+) -> dict[str, Any]:
+    """The training position a checkpoint records, every field present and a number, and (given
+    the stage's ``epochs`` and ``steps`` per epoch) within them."""
     position = meta.get("position")
     if not isinstance(position, dict):
         raise CheckpointError(f"checkpoint {path} records no training position")
@@ -222,4 +242,16 @@ def checked_position(path: Path, meta: dict[str, Any]) -> dict[str, Any]:
         if not _number(value) or (kind is int and not isinstance(value, int)) or value < 0:
             raise CheckpointError(f"checkpoint {path}: position {key!r} is not a valid number: {value!r}")
         out[key] = kind(value)
+    if epochs is not None and out["epoch"] > epochs:
+        raise CheckpointError(
+            f"checkpoint {path}: position epoch {out['epoch']} is beyond the {epochs} epochs"
+        )
+    if steps is not None and out["batch"] >= steps:
+        raise CheckpointError(
+            f"checkpoint {path}: position batch {out['batch']} is beyond the {steps} per epoch"
+        )
+    if epochs is not None and steps is not None and out["step"] > epochs * steps:
+        raise CheckpointError(
+            f"checkpoint {path}: position step {out['step']} is beyond the {epochs * steps} steps"
+        )
     return out

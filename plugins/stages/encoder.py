@@ -240,7 +240,7 @@ class _EncoderTraining:
     def _resume(self) -> None:
         found = restore_latest(
             self.ctx.name, self.folder, self.ctx.world, {"encoder": self.encoder},
-            {"optimizer": self.optimizer}, (self.encoder,),
+            {"optimizer": self.optimizer}, (self.encoder,), self.o.epochs, self.steps,
         )  # fmt: skip
         if found is None:
             return

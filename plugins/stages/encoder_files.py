@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,7 @@ from ganaug.context import StageContext
 from ganaug.errors import CheckpointError, DataError
 from ganaug.imaging import save_grid
 from ganaug.interfaces import ImageSpec, TrainedModel
-from ganaug.io import save_figure, write_json, write_tensors, write_text
+from ganaug.io import read_json, save_figure, write_json, write_tensors, write_text
 from ganaug.networks import generate
 from ganaug.recipe.schema import ComponentRef
 from ganaug.seeds import derive_seed
@@ -138,11 +137,8 @@ def write_final(folder: Path, encoder: nn.Module, info: dict[str, Any], log: Enc
 
 
 def read_info(folder: Path) -> dict[str, Any]:
-    try:
-        info = json.loads((folder / INFO).read_text())
-    except (OSError, ValueError) as exc:
-        raise CheckpointError(f"{folder / INFO} is missing or unreadable: {exc}") from None
-    if not isinstance(info, dict) or not all(k in info for k in ("image", "latent_dim", "metrics")):
+    info = read_json(folder / INFO)
+    if not all(k in info for k in ("image", "latent_dim", "metrics")):
         raise CheckpointError(f"{folder / INFO} lacks 'image', 'latent_dim' or 'metrics'")
     return info
 

@@ -6,7 +6,6 @@ Evaluators run in recipe order on one shared context: scoring evaluators (``anog
 
 from __future__ import annotations
 
-import json
 from typing import Any, Literal
 
 import attrs
@@ -15,7 +14,7 @@ from ganaug.capabilities import Method, ScoringEvaluator
 from ganaug.context import StageContext
 from ganaug.errors import DataError
 from ganaug.interfaces import EvalContext, StageOutput, TrainedModel
-from ganaug.io import write_json, write_text
+from ganaug.io import read_json, write_json, write_text
 from ganaug.recipe.schema import ComponentRef, components, option, stage_ref
 from ganaug.recipe.validators import not_empty
 from ganaug.scoring import Scorer
@@ -134,6 +133,6 @@ class EvaluateStage:
 
     def restore(self, ctx: StageContext) -> StageOutput:
         """Read ``metrics.json`` back; list the files the stage wrote."""
-        metrics = json.loads((ctx.dir / METRICS).read_text(encoding="utf-8"))
+        metrics = read_json(ctx.dir / METRICS)
         files = sorted(p for p in ctx.dir.iterdir() if p.suffix in {".csv", ".json", ".md", ".png"})
         return StageOutput(metrics=metrics, files=[p for p in files if p.name != "done.json"])

@@ -69,17 +69,19 @@ def restore_latest(
     modules: dict[str, Any],
     optimizers: dict[str, Any],
     networks: tuple[nn.Module, ...],
+    epochs: int | None = None,
+    steps: int | None = None,
 ) -> tuple[Path, dict[str, Any]] | None:
     """Load the latest checkpoint in ``folder`` into ``modules`` and ``optimizers``: its path and the
-    position it saved, or None when there is none. Refuses another world size and NaN/inf weights
-    in ``networks``."""
+    position it saved, or None when there is none. Refuses another world size, NaN/inf weights in
+    ``networks`` and a position beyond ``epochs`` x ``steps`` per epoch."""
     last = latest_checkpoint(folder)
     if last is None:
         return None
     checkpoint = load_checkpoint(last)
     check_world_size(stage, last, checkpoint.meta, world)
     restore_checkpoint(checkpoint, modules, optimizers)
-    position = checked_position(last, checkpoint.meta)
+    position = checked_position(last, checkpoint.meta, epochs, steps)
     if not all_finite(*networks):
         raise CheckpointError(
             f"stage {stage!r}: checkpoint {last} holds NaN/inf weights; remove it "

@@ -9,7 +9,6 @@ reports sensitivity, specificity and F1 on the test images at both, and stores t
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -19,9 +18,9 @@ import numpy as np
 
 from ganaug.capabilities import ScoresImages, ScoringEvaluator
 from ganaug.context import StageContext
-from ganaug.errors import DataError
+from ganaug.errors import CheckpointError, DataError
 from ganaug.interfaces import EvalContext, ImageSet, TrainedModel
-from ganaug.io import write_json
+from ganaug.io import read_json, write_json
 from ganaug.scoring import Scorer
 from ganaug.selection import ImageSelection
 from ganaug.tables import write_scores_csv
@@ -181,13 +180,13 @@ def read_thresholds(folder: Path, model: str) -> dict[str, Threshold]:
     path = folder / THRESHOLDS
     if not path.is_file():
         return {}
+    body = read_json(path)
     try:
-        body = json.loads(path.read_text(encoding="utf-8"))
         rule = body["rule"]
         methods = body["models"].get(model, {})
         return {m: Threshold.from_json(rules[rule]) for m, rules in methods.items() if rule in rules}
-    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise DataError(f"{path} cannot be read: {exc}") from None
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise CheckpointError(f"{path} cannot be read: {exc}") from None
 
 
 def scorers(ctx: StageContext, options: Any, model: str) -> list[Scorer]:

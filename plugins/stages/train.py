@@ -270,7 +270,7 @@ class _Training:
         nets = self.nets
         found = restore_latest(
             self.ctx.name, self.folder, self.ctx.world, nets.modules, nets.optimizers,
-            (nets.generator, nets.discriminator),
+            (nets.generator, nets.discriminator), self.o.epochs, self.steps,
         )  # fmt: skip
         if found is None:
             return

@@ -9,7 +9,6 @@ generator EMA on, ``generator.safetensors`` holds the EMA generator (the one han
 from __future__ import annotations
 
 import copy
-import json
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +23,7 @@ from ganaug.context import StageContext
 from ganaug.errors import CheckpointError, DataError, PluginError
 from ganaug.imaging import save_grid
 from ganaug.interfaces import ImageSet, ImageSpec, TrainedModel
-from ganaug.io import write_json, write_tensors
+from ganaug.io import read_json, write_json, write_tensors
 from ganaug.seeds import derive_seed
 from ganaug.selection import ImageSelection
 from ganaug_plugins.stages.checkpoint import stateful
@@ -229,10 +228,7 @@ def _load(path: Path) -> dict[str, Tensor]:
 
 
 def read_training(folder: Path) -> dict[str, Any]:
-    try:
-        return json.loads((folder / TRAINING).read_text())
-    except (OSError, ValueError) as exc:
-        raise CheckpointError(f"{folder / TRAINING} is missing or unreadable: {exc}") from None
+    return read_json(folder / TRAINING)
 
 
 def trained_model(
@@ -277,4 +273,9 @@ def restore_model(ctx: StageContext, options: Any) -> tuple[TrainedModel, dict[s
     means = _load(ctx.dir / "train_mean.safetensors")
     if "train_mean" not in means:
         raise CheckpointError(f"{ctx.dir / 'train_mean.safetensors'} holds no 'train_mean' tensor")
+    if tuple(means["train_mean"].shape) != spec.shape:
+        raise CheckpointError(
+            f"{ctx.dir / 'train_mean.safetensors'}: train_mean is {tuple(means['train_mean'].shape)}, "
+            f"the stage's images are {spec.shape}"
+        )
     return trained_model(ctx, info, generator, discriminator, means["train_mean"], options.data), info

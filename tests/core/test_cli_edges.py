@@ -64,3 +64,18 @@ def test_folders_list_dangling_links_and_nan_images_as_unreadable(tmp_path: Path
     (folder / "loop.png").symlink_to(folder / "loop.png")
     Image.fromarray(np.full((8, 8), np.nan, dtype=np.float32)).save(folder / "nan.tif")
     assert {p.name for p in image_files([folder])} == {"a.png", "dangling.png", "loop.png", "nan.tif"}
+
+
+def test_a_thresholds_file_with_a_non_numeric_threshold_is_named(tmp_path: Path) -> None:
+    import json
+
+    from ganaug.errors import CheckpointError
+    from ganaug_plugins.stages.thresholds import read_thresholds
+
+    entry = {"value": "high", "rule": "f1-max", "method": "anogan", "positive": "3"}
+    body = {"format": 1, "rule": "f1-max", "models": {"m": {"anogan": {"f1-max": entry}}}}
+    (tmp_path / "thresholds.json").write_text(json.dumps(body))
+    with pytest.raises(
+        CheckpointError, match=r"thresholds\.json cannot be read: threshold value must be a finite"
+    ):
+        read_thresholds(tmp_path, "m")

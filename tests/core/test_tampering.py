@@ -149,3 +149,66 @@ def test_a_missing_final_file_is_refused(finished: Path, tmp_path: Path) -> None
     run = _copy(finished, tmp_path, ("eval",), digests=True)
     (run / "base" / "discriminator.safetensors").unlink()
     _resume_fails(run, r"discriminator\.safetensors is missing, but stage 'base' finished with it")
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "match"),
+    [
+        ("lr", 1e308, "hyperparameters .* differ from the recipe's"),
+        ("betas", [5, 5], "differ from the recipe's"),
+    ],
+)
+def test_hyperparameters_other_than_the_recipes_are_refused(
+    finished: Path, tmp_path: Path, key: str, value: object, match: str
+) -> None:
+    run = _copy(finished, tmp_path, ("base", "eval"))
+
+    def edit(meta: dict) -> None:
+        for groups in meta["param_groups"].values():
+            groups[0][key] = value
+
+    _edit_checkpoint(run, edit)
+    _resume_fails(run, match)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "match"),
+    [("batch", 99_999, "batch 99999 is beyond"), ("epoch", 10**12, "epoch 1000000000000 is beyond")],
+)
+def test_a_position_out_of_range_is_refused(
+    finished: Path, tmp_path: Path, field: str, value: int, match: str
+) -> None:
+    run = _copy(finished, tmp_path, ("base", "eval"))
+    _edit_checkpoint(run, lambda m: m["position"].update({field: value}))
+    _resume_fails(run, match)
+
+
+def test_run_files_of_the_wrong_shape_or_type_are_named(finished: Path, tmp_path: Path) -> None:
+    from ganaug.errors import RunDirError
+
+    deep = "[" * 100_000 + "]" * 100_000
+    cases = [
+        ("manifest.json", "[1, 2]", r"manifest\.json holds a list"),
+        ("manifest.json", deep, r"manifest\.json is nested too deeply"),
+        ("base/training.json", deep, r"training\.json is missing or unreadable: nested too deeply"),
+        ("aug/summary.json", "garbage", r"summary\.json is missing or unreadable"),
+    ]
+    for i, (name, text, match) in enumerate(cases):
+        run = _copy(finished, tmp_path / str(i), ("eval",))
+        (run / name).write_text(text)
+        with pytest.raises((CheckpointError, RunDirError), match=match):
+            run_recipe(RECIPE, resume=run, host=HOST)
+
+
+def test_an_augmented_png_of_another_size_and_a_train_mean_of_another_shape(
+    finished: Path, tmp_path: Path
+) -> None:
+    from PIL import Image
+
+    run = _copy(finished, tmp_path / "png", ("eval",))
+    png = sorted((run / "aug" / "images").glob("*.png"))[0]
+    Image.new("L", (20, 20)).save(png)
+    _resume_fails(run, rf"{png.name} is \(1, 20, 20\), the run's images are \(1, 16, 16\)")
+    run = _copy(finished, tmp_path / "mean", ("eval",))
+    safetensors.torch.save_file({"train_mean": torch.zeros(1, 8, 8)}, run / "base" / "train_mean.safetensors")
+    _resume_fails(run, r"train_mean is \(1, 8, 8\), the stage's images are \(1, 16, 16\)")
