@@ -182,3 +182,21 @@ class EstimatesWork(Protocol):
     run after the data is loaded; earlier stages' outputs are not there yet."""
 
     def work(self, ctx: StageContext) -> float: ...
+
+
+@runtime_checkable
+class ReadsMethods(Protocol):
+    """An evaluator that reads other evaluators' score rows by method name: for each of its options
+    that names methods, the names it gives (the ROC evaluator's ``curves`` and ``bars``), so the
+    evaluate stage can refuse a name no scoring evaluator of the stage produces."""
+
+    def methods_read(self) -> dict[str, list[str]]: ...
+
+
+@runtime_checkable
+class ChecksOptions(Protocol):
+    """A stage kind (its factory class) that checks its resolved options beyond their types at
+    validation: ``check_options(options, build)`` returns ``(path below the stage, message)`` pairs;
+    ``build(ref)`` creates a component its options name."""
+
+    def check_options(self, options: Any, build: Any) -> list[tuple[str, str]]: ...

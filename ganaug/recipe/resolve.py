@@ -268,6 +268,22 @@ def declared_products(factory: Any) -> frozenset[str]:
     return frozenset(getattr(factory, "produces", frozenset()))
 
 
+def _checked(factory: Any, options: Any, path: str, scope: Scope) -> list[Problem]:
+    """The problems a stage kind offering ``check_options`` (ChecksOptions) finds in its options."""
+    check = getattr(factory, "check_options", None)
+    if check is None:
+        return []
+
+    def build(ref: ComponentRef) -> Any:
+        return create(scope.registry, scope.registry.get(ref.kind, ref.name), ref.options)
+
+    try:
+        found = check(options, build)
+    except Exception:  # a check that fails is the run's to report, with its full context
+        return []
+    return [Problem(join(path, where), message) for where, message in found]
+
+
 def resolve_stage(spec: StageSpec, path: str, scope: Scope, *, record: bool = True) -> StageSpec:
     """Structure one stage's options and (if ``record``) record what it produces for later stages."""
     try:
@@ -281,7 +297,10 @@ def resolve_stage(spec: StageSpec, path: str, scope: Scope, *, record: bool = Tr
     scope.problems += problems
     produces = declared_products(component.factory)
     if options is not None:
+        before = len(scope.problems)
         options = resolve_fields(options, path, scope)
+        if len(scope.problems) == before:  # its own checks only on options that resolved cleanly
+            scope.problems += _checked(component.factory, options, path, scope)
     else:
         check_unstructured(component.options, spec.raw, path, problems, scope)
     if record:

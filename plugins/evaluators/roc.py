@@ -99,6 +99,10 @@ class RocEvaluator:
     def __init__(self, options: RocOptions) -> None:
         self.options = options
 
+    def methods_read(self) -> dict[str, list[str]]:
+        """The methods its figures draw (ReadsMethods)."""
+        return {"curves": list(self.options.curves), "bars": [self.options.bars]}
+
     def evaluate(self, ctx: EvalContext) -> None:
         groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
         for row in ctx.scores:

@@ -10,13 +10,14 @@ from typing import Any, Literal
 
 import attrs
 
-from ganaug.capabilities import Method, ScoringEvaluator
+from ganaug.capabilities import Method, ReadsMethods, ScoringEvaluator
 from ganaug.context import StageContext
 from ganaug.errors import DataError
 from ganaug.interfaces import EvalContext, StageOutput, TrainedModel
 from ganaug.io import read_json, write_json, write_text
 from ganaug.recipe.schema import ComponentRef, components, option, stage_ref
 from ganaug.recipe.validators import not_empty
+from ganaug.registry import closest
 from ganaug.scoring import Scorer
 from ganaug.selection import ImageSelection
 from ganaug.tables import write_scores_csv
@@ -80,6 +81,24 @@ class EvaluateStage:
         """Search steps x test images x models, for the run's time-left estimate."""
         o = self.options
         return work.evaluating(ctx, len(o.models), o.test, o.evaluators)
+
+    @staticmethod
+    def check_options(options: EvaluateOptions, build: Any) -> list[tuple[str, str]]:
+        """A method name an evaluator reads (ROC's curves) that no scoring evaluator of the stage
+        gives, when written in the recipe (the defaults are not held against a stage)."""
+        built = [build(ref) for ref in options.evaluators]
+        given = sorted({m.name for e in built if isinstance(e, ScoringEvaluator) for m in e.methods})
+        found = []
+        for i, (ref, evaluator) in enumerate(zip(options.evaluators, built, strict=True)):
+            if not isinstance(evaluator, ReadsMethods):
+                continue
+            for field, names in evaluator.methods_read().items():
+                if field not in ref.raw:
+                    continue
+                for name in (n for n in names if n not in given):
+                    why = f"no evaluator of this stage gives method {name!r}{closest(name, given)}"
+                    found.append((f"evaluators[{i}].{field}", f"{why}; given: {', '.join(given) or 'none'}"))
+        return found
 
     def run(self, ctx: StageContext) -> StageOutput:
         opts = self.options

@@ -79,3 +79,12 @@ def test_a_deeply_nested_recipe_is_a_problem_not_a_recursion_error() -> None:
 )
 def test_an_evaluate_stage_needs_models_and_evaluators(override: str, path: str) -> None:
     assert "must name at least one" in problems(RECIPE, override)[path]
+
+
+def test_a_roc_curve_naming_a_method_no_evaluator_gives_is_refused() -> None:
+    text = RECIPE + 'evaluators = [{ name = "knn" }, { name = "roc", curves = ["knn", "anogn"] }]\n'
+    found = problems(text)
+    assert list(found) == ["stages[1].evaluators[1].curves"]
+    assert "no evaluator of this stage gives method 'anogn'" in found["stages[1].evaluators[1].curves"]
+    ok = RECIPE + 'evaluators = [{ name = "anogan" }, { name = "knn" }, { name = "roc", curves = ["knn"] }]\n'
+    assert parse_recipe(ok, registry=REGISTRY).stages[1].name == "e"
