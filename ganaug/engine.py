@@ -246,8 +246,7 @@ def _execute(session: Session) -> RunResult:
     device, host, log = session.device, session.host, session.log
     resume, world = session.resume, session.world
     seed_everything(recipe.run.seed, recipe.run.deterministic)
-    if recipe.run.threads is not None:
-        torch.set_num_threads(recipe.run.threads)
+    torch.set_num_threads(recipe.run.threads)
     manifest = run_dir.read_manifest() if resume else None
     manifest = manifest or {
         "recipe_hash": digest,

@@ -95,10 +95,11 @@ class RunSection:
     device: str = option("auto", validator=_device, help="auto, cpu, cuda, cuda:N or mps")
     output_dir: str = option("runs", help="folder that holds the run folders")
     deterministic: bool = option(True, help="ask torch for deterministic kernels (repeatable results)")
-    threads: int | None = option(
-        None,
-        validator=attrs.validators.optional(attrs.validators.ge(1)),
-        help="torch CPU threads of the run (unset: torch's default, the core count); results depend on it",
+    threads: int = option(
+        1,
+        validator=attrs.validators.ge(1),
+        help="torch CPU threads of the run; results depend on it, not on the machine's core count "
+        "(1: measured fastest beside other work on small networks; docs/performance.md)",
     )
     trackers: list[ComponentRef] | None = option(
         None, metadata={"component": "trackers"}, help="trackers that receive losses, samples and metrics"

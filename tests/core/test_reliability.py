@@ -440,3 +440,25 @@ def test_an_unwritable_run_log_is_a_clear_error(tmp_path: Path, monkeypatch: pyt
     monkeypatch.setattr(rundir.os, "open", refuse)
     with pytest.raises(RunDirError, match=r"cannot open the run log .*run\.log: Permission denied"):
         run_recipe(core_recipe(), out=tmp_path / "run", host=CORE)
+
+
+@pytest.mark.slow
+def test_a_really_full_disk_is_a_clear_error(tiny: Path, tmp_path: Path) -> None:
+    """A small tmpfs as the run folder (where the machine lets us mount one; the ENOSPC-injecting
+    tests above hold the same promise everywhere)."""
+    import subprocess
+
+    mount = tmp_path / "small"
+    mount.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=136k", "tmpfs", str(mount)], capture_output=True, check=False
+    )
+    if mounted.returncode != 0:
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        full = run_cli("run", tiny, "--out", mount / "run", "--quiet")
+        assert full.returncode == RunDirError.exit_code, full.stderr
+        assert "disk full while writing" in full.stderr and "Traceback" not in full.stderr
+        assert not temp_files(mount / "run")
+    finally:
+        subprocess.run(["umount", str(mount)], check=False)
