@@ -193,6 +193,7 @@ def block(sweep: Path, ablation: Path | None = None, setting: str = "") -> str:
         over_seeds = ablation_tables(ablation, setting)
     else:
         over_seeds = ["(one seed only: run `ganaug sweep` with several seeds for the spread over seeds)"]
+    over = f"over seeds {', '.join(map(str, seeds))}" if len(seeds) > 1 else f"seed {seeds[0]}"
     versions = manifest["versions"]
     alone = f"{SHARED_TEXT}" if SHARED else "alone on the machine"
     return "\n".join(
@@ -210,7 +211,7 @@ def block(sweep: Path, ablation: Path | None = None, setting: str = "") -> str:
             "",
             *over_seeds,
             "",
-            f"Conversion diagnostics of seed {seeds[0]}'s augment stages (copy SSIM of query and output, "
+            f"Conversion diagnostics of the augment stages ({over}; copy SSIM of query and output, "
             "SSIM between outputs for different z, share of outputs a pixel probe calls 8, the probe's "
             "cross-validated accuracy):",
             "",
