@@ -319,7 +319,7 @@ def _stages(
     finally:
         progress.view = None
     session.stage_times[:] = view.table()
-    log.info("stage times (this session):\n%s", "\n".join(session.stage_times))
+    log.info("stage times (this session):\n%s", "\n".join(f"  {line}" for line in session.stage_times))
 
 
 def _work(stage: Any, ctx: StageContext, log: logging.Logger) -> float | None:

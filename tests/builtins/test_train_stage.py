@@ -353,8 +353,12 @@ def test_checkpoint_round_trip_restores_optimizer_state(tmp_path: Path) -> None:
     torch.manual_seed(99)
 
     g2, d2 = IaganGenerator(image, latent_dim=8, width=16), IaganDiscriminator(image, width=8)
-    opt_g2 = torch.optim.Adam(g2.parameters(), lr=1.0)
-    opt_d2 = torch.optim.Adam(d2.parameters(), lr=1.0)
+    with pytest.raises(CheckpointError, match="differ from the recipe's"):  # built with other settings
+        restore_checkpoint(
+            load_checkpoint(path), {"g": g2, "d": d2}, {"og": torch.optim.Adam(g2.parameters(), lr=1.0)}
+        )
+    opt_g2 = torch.optim.Adam(g2.parameters(), lr=1e-4, betas=(0.5, 0.999))  # as the recipe builds them
+    opt_d2 = torch.optim.Adam(d2.parameters(), lr=4e-4, betas=(0.5, 0.999))
     restore_checkpoint(load_checkpoint(path), {"g": g2, "d": d2}, {"og": opt_g2, "od": opt_d2})
     for a, b in ((g, g2), (d, d2)):
         for (name, x), y in zip(a.state_dict().items(), b.state_dict().values(), strict=True):
