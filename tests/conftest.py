@@ -1,8 +1,9 @@
-"""Shared test set-up: private cache, headless plotting, and a small core-test plugin."""
+"""Shared test set-up: private cache, headless plotting, and the tiny CLI recipe as a file."""
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import matplotlib
 import pytest
@@ -19,3 +20,13 @@ def _private_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest
 
 def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+@pytest.fixture
+def tiny(tmp_path: Path) -> Path:
+    """tests/killhooks/runner.py's TINY recipe (every stage kind, 16x16 digits) as a file."""
+    from tests.killhooks.runner import TINY
+
+    path = tmp_path / "tiny.toml"
+    path.write_text(TINY)
+    return path

@@ -10,6 +10,7 @@ baselines see the same data. The fit images are kept in ``baselines/`` of the st
 
 from __future__ import annotations
 
+import abc
 import json
 from typing import Any, ClassVar
 
@@ -108,7 +109,7 @@ def _as_matrix(values: Tensor) -> np.ndarray:
     return values.detach().double().cpu().flatten(1).numpy()
 
 
-class ClassicalBaseline:
+class ClassicalBaseline(abc.ABC):
     """Fits a scikit-learn detector on each model's training images and scores the test images;
     a subclass says how (``_detector``: fit, then score new rows, higher = more anomalous)."""
 
@@ -180,8 +181,9 @@ class ClassicalBaseline:
         score = self._detector(_as_matrix(train))
         return np.asarray(score(_as_matrix(test)), dtype=np.float64)
 
+    @abc.abstractmethod
     def _detector(self, train: np.ndarray) -> Any:
-        raise NotImplementedError
+        """Fit on the training rows; return a function scoring rows (higher = more anomalous)."""
 
     @staticmethod
     def _save(reference: ImageSet, path: Any) -> None:
