@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import json
 import os
 import re
@@ -12,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from ganaug.errors import RunDirError
+from ganaug.errors import CheckpointError, RunDirError
 
 _writes = {"enabled": True}
 _TEMP = re.compile(r"^\..+\.[A-Za-z0-9_]+\.tmp$")
@@ -116,11 +117,18 @@ def write_json(path: str | Path, data: Any) -> Path:
     return write_text(path, json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
 
 
+def file_digest(path: str | Path, algorithm: str = "sha256") -> str:
+    """The hex digest of a file's bytes (``hashlib`` algorithm), read a MiB at a time."""
+    digest = hashlib.new(algorithm)
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def read_json(path: str | Path, what: type = dict, error: type[Exception] | None = None) -> Any:
     """A JSON file of the run written by ganaug, read back: missing, unreadable, not JSON, nested
     absurdly deep or not a ``what`` is ``error`` (default CheckpointError) naming the file."""
-    from ganaug.errors import CheckpointError
-
     fail = error or CheckpointError
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))

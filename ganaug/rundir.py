@@ -27,15 +27,6 @@ LOG = "run.log"
 DONE = "done.json"
 
 
-def file_digest(path: Path) -> str:
-    """The SHA-256 of a file's bytes, read in blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def recipe_hash(resolved: dict[str, Any]) -> str:
     """A stable hash of the resolved recipe, to detect a recipe changed before a resume."""
     canonical = json.dumps(resolved, sort_keys=True, default=str).encode()
@@ -77,7 +68,7 @@ class RunDir:
         folder (its final files), which :meth:`verify_done` checks before the stage is restored."""
         folder = self.path / stage
         digests = {
-            p.relative_to(folder).as_posix(): file_digest(p)
+            p.relative_to(folder).as_posix(): io.file_digest(p)
             for p in sorted(folder.rglob("*"))
             if p.is_file() and not p.is_symlink() and p.name != DONE and not io.is_temp_name(p.name)
         }
@@ -95,7 +86,7 @@ class RunDir:
             path = folder / str(name)
             if not path.is_file():
                 raise CheckpointError(f"{path} is missing, but stage {stage!r} finished with it")
-            if file_digest(path) != digest:
+            if io.file_digest(path) != digest:
                 raise CheckpointError(
                     f"{path} changed after stage {stage!r} finished (its SHA-256 differs from {DONE}); "
                     f"its outputs cannot be trusted: restore the file, or rerun the stage (remove "

@@ -21,7 +21,7 @@ import numpy as np
 
 from ganaug.context import DataContext
 from ganaug.errors import RunDirError
-from ganaug.io import atomic_path, write_json
+from ganaug.io import atomic_path, file_digest, write_json
 
 #: Bump when decoding changes in a way that makes older entries wrong.
 FORMAT_VERSION = 1
@@ -48,14 +48,10 @@ class Decoded:
 def content_digest(path: Path) -> str:
     """A hash of a file's bytes for cache keys (``unreadable: ...`` when it cannot be read, so a
     file that became unreadable changes the key too)."""
-    digest = hashlib.blake2b(digest_size=16)
     try:
-        with open(path, "rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
+        return file_digest(path)
     except OSError as exc:
         return f"unreadable: {exc.strerror or exc}"
-    return digest.hexdigest()
 
 
 def cache_key(payload: dict[str, Any]) -> str:
