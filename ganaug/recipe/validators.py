@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 import attrs
@@ -18,3 +19,9 @@ def not_empty(_: object, attribute: attrs.Attribute, value: Any) -> None:
     """A list that names at least one thing."""
     if len(value) == 0:
         raise ValueError("must name at least one")
+
+
+def method_name(_: object, attribute: attrs.Attribute, value: str) -> None:
+    """A score-table method name: letters, digits or ``_ . + -`` (it names score rows and files)."""
+    if not re.fullmatch(r"[A-Za-z0-9_.+-]+", value):
+        raise ValueError(f"must be letters, digits or _ . + - (it names score rows), got {value!r}")

@@ -25,16 +25,12 @@ from ganaug.errors import GanaugError
 from ganaug.figures import plot_search_loss, save_reconstructions
 from ganaug.interfaces import EvalContext, ImageSet, SearchResult
 from ganaug.recipe.schema import ComponentRef, component, option
+from ganaug.recipe.validators import method_name
 from ganaug.scoring import ImageScores, ScoreContext
 from ganaug.search import MissingEncoder, for_model, resumable_search
 
 METHOD = "anogan"
 INIT_METHOD = "anogan@init"
-
-
-def _method_name(_: object, attribute: attrs.Attribute, value: str) -> None:
-    if not re.fullmatch(r"[A-Za-z0-9_.+-]+", value):
-        raise ValueError(f"must be letters, digits or _ . + - (it names score rows), got {value!r}")
 
 
 @attrs.frozen
@@ -46,7 +42,7 @@ class AnoGANOptions:
     )
     method: str = option(
         METHOD,
-        validator=_method_name,
+        validator=method_name,
         help="the score rows' method name (another anogan evaluator in the same stage needs another)",
     )
     title: str = option("", help="the report column's heading (empty: AnoGAN, or the method name)")

@@ -28,6 +28,7 @@ from ganaug.errors import CheckpointError
 from ganaug.interfaces import EvalContext, ImageSet, TrainedModel
 from ganaug.io import write_tensors
 from ganaug.recipe.schema import ComponentRef, option
+from ganaug.recipe.validators import method_name
 from ganaug.scoring import ImageScores, ScoreContext
 from ganaug.selection import ImageSelection
 from ganaug_plugins.evaluators.anogan import safe_name
@@ -36,9 +37,9 @@ FOLDER = "baselines"
 FEATURE_CHUNK = 256  # images per backbone forward pass
 
 
-def _method_name(_: object, attribute: attrs.Attribute, value: str) -> None:
-    if not all(c.isalnum() or c in "_.+-" for c in value):
-        raise ValueError(f"must be letters, digits or _ . + - (it names score rows), got {value!r}")
+def _method_or_empty(instance: object, attribute: attrs.Attribute, value: str) -> None:
+    if value:  # empty: the baseline's own name
+        method_name(instance, attribute, value)
 
 
 @attrs.frozen
@@ -47,7 +48,7 @@ class BaselineOptions:
 
     method: str = option(
         "",
-        validator=_method_name,
+        validator=_method_or_empty,
         help="the score rows' method name (empty: the baseline's own name; two of a kind need two)",
     )
     augmented: bool = option(
