@@ -22,7 +22,7 @@ import attrs
 import numpy as np
 
 from ganaug import io
-from ganaug.aggregate_race import race
+from ganaug.aggregate_race import aligned, race
 from ganaug.aggregate_report import figure, markdown
 from ganaug.errors import GanaugError
 from ganaug.registry import closest
@@ -193,15 +193,6 @@ def check_names(records: list[RunRecord], method: str, baselines: Sequence[str])
             )
 
 
-def _aligned(scores: Scores, a: tuple[str, str], b: tuple[str, str]) -> tuple[np.ndarray, ...] | None:
-    sa, sb = scores.by_model.get(a), scores.by_model.get(b)
-    if not sa or not sb:
-        return None
-    images = sorted(set(sa) & set(sb))
-    y = np.array([scores.labels[i] == scores.positive for i in images])
-    return np.array([sa[i] for i in images]), np.array([sb[i] for i in images]), y
-
-
 def _auc_table(records: list[RunRecord], stage: str, method: str) -> dict[str, dict[str, Any]]:
     """setting -> model -> AUC over seeds (with the per-seed values)."""
     values: dict[str, dict[str, dict[int, float]]] = defaultdict(lambda: defaultdict(dict))
@@ -244,8 +235,8 @@ def _paired(
         for a, b in _pairs(models, baselines):
             per_seed = []
             for rec in sorted(recs, key=lambda r: r.seed):
-                data = _aligned(rec.evaluations[stage], (a, method), (b, method))
-                if data is None or data[2].all() or not data[2].any():
+                data = aligned(rec.evaluations[stage], (a, method), (b, method))
+                if data is None:
                     continue
                 seed = zlib.crc32(f"{setting}/{rec.seed}/{a}/{b}".encode())
                 test = delong(*data)

@@ -27,7 +27,9 @@ def entry_name(key: Key) -> str:
     return f"{key[0]}/{key[1]}"
 
 
-def _aligned(scores: Scores, a: Key, b: Key) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+def aligned(scores: Scores, a: Key, b: Key) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Two score columns on the images both scored, and which are positive (None: a column is
+    missing, or those images are of one class)."""
     sa, sb = scores.by_model.get(a), scores.by_model.get(b)
     if not sa or not sb:
         return None
@@ -77,7 +79,7 @@ def _best(entries: dict[Key, dict[str, Any]], role: str) -> Key | None:
 def _compare(recs: list[RunRecord], stage: str, detector: Key, baseline: Key) -> dict[str, Any]:
     per_seed = []
     for rec in sorted(recs, key=lambda r: r.seed):
-        data = _aligned(rec.evaluations[stage], detector, baseline)
+        data = aligned(rec.evaluations[stage], detector, baseline)
         if data is None:
             continue
         test = delong(*data)
