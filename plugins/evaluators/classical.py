@@ -124,12 +124,15 @@ class ClassicalBaseline(abc.ABC):
         self.methods = (Method(self.method, title, role="baseline"),)
 
     def evaluate(self, ctx: EvalContext) -> None:
+        fitted: dict[tuple[str, ...], np.ndarray] = {}  # models trained on the same images share a fit
         for name, model in ctx.models.items():
             reference = self._reference(ctx, name, model)
             if reference is None:
                 continue
             self._save(reference, ctx.dir / FOLDER / self._file(name))
-            scores = self._scores(reference, ctx.test.images, ctx.seed, ctx)
+            if reference.ids not in fitted:
+                fitted[reference.ids] = self._scores(reference, ctx.test.images, ctx.seed, ctx)
+            scores = fitted[reference.ids]
             ctx.log.info("%s: model %s fitted on %d images", self.method, name, len(reference))
             for i, score in enumerate(scores.tolist()):
                 ctx.scores.append(
