@@ -84,6 +84,17 @@ class AdaptiveAugment:
         self.steps = int(state["steps"])  # type: ignore[call-overload]
 
 
-def ops_for(policy: Sequence[str], translation_ratio: float, cutout_ratio: float, fill: float) -> list[Op]:
+def ops_for(
+    policy: Sequence[str],
+    translation_ratio: float,
+    cutout_ratio: float,
+    fill: float,
+    rotation: float = 10.0,
+    scale: float = 0.1,
+) -> list[Op]:
     """The ops of a policy list, in its order."""
-    return [op for name in policy for op in policy_ops(name, translation_ratio, cutout_ratio, fill)]
+    return [
+        op
+        for name in policy
+        for op in policy_ops(name, translation_ratio, cutout_ratio, fill, rotation, scale)
+    ]

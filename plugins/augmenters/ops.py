@@ -8,6 +8,7 @@ batch image by image with a probability (ADA's p), without reading it back to th
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import torch
@@ -80,6 +81,27 @@ def cutout(ratio: float = 0.5, fill: float = 0.0) -> Op:
     return cut
 
 
+def affine(rotation: float = 10.0, scale: float = 0.1, fill: float = 0.0) -> Op:
+    """Rotate each image by up to ``rotation`` degrees either way and scale it by U(1 - scale,
+    1 + scale) about its centre (bilinear), filling what comes in from outside with ``fill``."""
+
+    def transform(x: Tensor, rng: torch.Generator) -> Tensor:
+        n = len(x)
+        if rotation == 0.0 and scale == 0.0:
+            return x
+        angle = (_uniform(n, rng, x).view(n) * 2.0 - 1.0) * math.radians(rotation)
+        factor = 1.0 + (_uniform(n, rng, x).view(n) * 2.0 - 1.0) * scale
+        cos, sin = torch.cos(angle) / factor, torch.sin(angle) / factor
+        zero = torch.zeros_like(cos)
+        theta = torch.stack([torch.stack([cos, -sin, zero], 1), torch.stack([sin, cos, zero], 1)], 1)
+        grid = torch.nn.functional.affine_grid(theta, list(x.shape), align_corners=False)
+        # zeros padding: shift so that "zero" outside the image becomes ``fill``
+        moved = torch.nn.functional.grid_sample(x - fill, grid, mode="bilinear", align_corners=False)
+        return moved + fill
+
+    return transform
+
+
 def apply(op: Op, x: Tensor, rng: torch.Generator, p: Tensor | float) -> Tensor:
     """``op(x)`` for each image with probability ``p`` (a 0-dim tensor or a float), else ``x``."""
     if isinstance(p, float) and p >= 1.0:
@@ -90,13 +112,22 @@ def apply(op: Op, x: Tensor, rng: torch.Generator, p: Tensor | float) -> Tensor:
 
 
 #: Op groups by the policy names of DiffAugment.
-def policy_ops(name: str, translation_ratio: float, cutout_ratio: float, fill: float) -> list[Op]:
+def policy_ops(
+    name: str,
+    translation_ratio: float,
+    cutout_ratio: float,
+    fill: float,
+    rotation: float = 10.0,
+    scale: float = 0.1,
+) -> list[Op]:
     """The ops one policy name stands for: ``color`` (brightness, saturation, contrast),
-    ``translation``, ``cutout``."""
+    ``translation``, ``cutout``, ``affine`` (small rotation and scaling)."""
     if name == "color":
         return [brightness, saturation, contrast]
     if name == "translation":
         return [translation(translation_ratio, fill)]
     if name == "cutout":
         return [cutout(cutout_ratio, fill)]
-    raise ValueError(f"unknown augmentation policy {name!r}; known: color, translation, cutout")
+    if name == "affine":
+        return [affine(rotation, scale, fill)]
+    raise ValueError(f"unknown augmentation policy {name!r}; known: color, translation, cutout, affine")

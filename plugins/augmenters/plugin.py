@@ -8,7 +8,9 @@ from ganaug.hookspecs import Register, hookimpl
 from ganaug.recipe.schema import option
 from ganaug_plugins.augmenters.augmenters import AdaptiveAugment, DiffAugment, ops_for
 
-POLICIES = ("color", "translation", "cutout")
+POLICIES = ("color", "translation", "cutout", "affine")
+#: DiffAugment's own policy, the default (``affine`` is ours, for classical augmentation)
+DEFAULT_POLICY = ("color", "translation", "cutout")
 
 
 def _policy(_: object, attribute: attrs.Attribute, value: list[str]) -> None:
@@ -27,13 +29,24 @@ class DiffAugmentOptions:
     """Options of DiffAugment: which ops, and how far they go."""
 
     policy: list[str] = option(
-        factory=lambda: list(POLICIES),
+        factory=lambda: list(DEFAULT_POLICY),
         validator=_policy,
-        help="ops in order: color (brightness, contrast; saturation on colour images), translation, cutout",
+        help="ops in order: color (brightness, contrast; saturation on colour images), translation, "
+        "cutout, affine (small rotation and scaling; not in DiffAugment)",
     )
     translation_ratio: float = option(0.125, validator=_unit, help="largest shift, as a share of the size")
     cutout_ratio: float = option(
         0.5, validator=_unit, help="side of the cut-out square, as a share of the size"
+    )
+    rotation: float = option(
+        10.0,
+        validator=[attrs.validators.ge(0.0), attrs.validators.le(180.0)],
+        help="affine: largest rotation, degrees either way",
+    )
+    scale: float = option(
+        0.1,
+        validator=[attrs.validators.ge(0.0), attrs.validators.lt(1.0)],
+        help="affine: scale factor drawn from U(1 - scale, 1 + scale)",
     )
     fill: float = option(
         0.0, help="value of the pixels shifted in and cut out (0: mid-grey in [-1, 1], DiffAugment's)"
@@ -58,15 +71,21 @@ class AdaOptions(DiffAugmentOptions):
     max_p: float = option(1.0, validator=_unit, help="p is kept at or below this")
 
 
+def _ops(options: DiffAugmentOptions) -> list:
+    """The ops the options' policy names, in order."""
+    o = options
+    return ops_for(o.policy, o.translation_ratio, o.cutout_ratio, o.fill, o.rotation, o.scale)
+
+
 def build_diffaugment(options: DiffAugmentOptions) -> DiffAugment:
     """DiffAugment (Zhao et al., 2020): the same differentiable ops on real and generated images."""
-    return DiffAugment(ops_for(options.policy, options.translation_ratio, options.cutout_ratio, options.fill))
+    return DiffAugment(_ops(options))
 
 
 def build_ada(options: AdaOptions) -> AdaptiveAugment:
     """ADA (Karras et al., 2020): DiffAugment's ops, each applied with a p steered by D's overfitting."""
     return AdaptiveAugment(
-        ops_for(options.policy, options.translation_ratio, options.cutout_ratio, options.fill),
+        _ops(options),
         target=options.target,
         speed=options.speed,
         interval=options.interval,

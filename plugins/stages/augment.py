@@ -333,16 +333,22 @@ class AugmentStage:
 
     def restore(self, ctx: StageContext) -> StageOutput:
         """Read the PNGs back in ``augmented.csv``'s order."""
-        with open(ctx.dir / TABLE, encoding="utf-8", newline="") as handle:
-            rows = list(csv.DictReader(handle))
-        shape = (0, *ctx.data.spec.shape)
-        tensors = [_read_output(ctx.dir / row["output"], ctx.data.spec.shape) for row in rows]
-        label = ctx.data.classes.index(self.options.label)
-        images = ImageSet(
-            torch.stack(tensors) if tensors else torch.zeros(shape),
-            torch.full((len(rows),), label, dtype=torch.long),
-            tuple(f"{ctx.name}/{Path(row['output']).name}" for row in rows),
-            ctx.data.classes,
-        )
-        summary = read_json(ctx.dir / SUMMARY)
-        return StageOutput(images=images, metrics=summary, files=[ctx.dir / TABLE, ctx.dir / SUMMARY])
+        return restore_images(ctx, self.options.label)
+
+
+def restore_images(ctx: StageContext, label_name: str) -> StageOutput:
+    """A finished image-writing stage's output read back: its PNGs in ``augmented.csv``'s order,
+    labelled ``label_name``, with its ``summary.json`` as metrics."""
+    with open(ctx.dir / TABLE, encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    shape = (0, *ctx.data.spec.shape)
+    tensors = [_read_output(ctx.dir / row["output"], ctx.data.spec.shape) for row in rows]
+    label = ctx.data.classes.index(label_name)
+    images = ImageSet(
+        torch.stack(tensors) if tensors else torch.zeros(shape),
+        torch.full((len(rows),), label, dtype=torch.long),
+        tuple(f"{ctx.name}/{Path(row['output']).name}" for row in rows),
+        ctx.data.classes,
+    )
+    summary = read_json(ctx.dir / SUMMARY)
+    return StageOutput(images=images, metrics=summary, files=[ctx.dir / TABLE, ctx.dir / SUMMARY])

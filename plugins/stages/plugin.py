@@ -1,4 +1,4 @@
-"""Registers the built-in stages: train, encoder, augment and evaluate."""
+"""Registers the built-in stages: train, encoder, augment, transform and evaluate."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from ganaug_plugins.stages.augment import AugmentOptions, AugmentStage
 from ganaug_plugins.stages.encoder import EncoderStage, EncoderStageOptions
 from ganaug_plugins.stages.evaluate import EvaluateOptions, EvaluateStage
 from ganaug_plugins.stages.train import TrainOptions, TrainStage
+from ganaug_plugins.stages.transform import TransformOptions, TransformStage
 
 
 @hookimpl
@@ -23,6 +24,12 @@ def register_stages(register: Register) -> None:
         AugmentStage,
         options=AugmentOptions,
         description="Generate new training images from query images by latent search",
+    )
+    register(
+        "transform",
+        TransformStage,
+        options=TransformOptions,
+        description="Classical augmentation: transformed copies of real images (shifts, small rotations)",
     )
     register(
         "evaluate",
