@@ -100,6 +100,18 @@ class ObservesDiscriminator(Protocol):
 
 
 @runtime_checkable
+class JudgesPairs(Protocol):
+    """A discriminator that judges an image beside a conditioning image, ``d(x, cond)`` (DAGAN's
+    pair discriminator): the train stage shows it (another real image of the class, x) as real and
+    (G(z, x), x) as fake, so a copy of x is easy to reject. Called with one image (searches,
+    shape checks) it judges the pair (x, x)."""
+
+    judges_pairs: bool
+
+    def forward(self, x: Tensor, cond: Tensor | None = None) -> tuple[Tensor, Tensor]: ...
+
+
+@runtime_checkable
 class ReportsFigures(Protocol):
     """A training component (augmenter, regularizer) with figures of its own, 0-dim tensors named as
     ``losses.csv`` columns (``ada_p``, ``r1``); read with the step's losses in one host transfer."""

@@ -2,7 +2,9 @@
 
 Augmenters (DiffAugment, ADA) transform every batch D sees, real and generated, in both steps;
 regularizers (R1, LeCam) add terms to D's loss. Their randomness comes from a generator seeded
-per step (and rank), so a resumed run draws the same. Under torchrun, augmenters that observe D
+per step (and rank), so a resumed run draws the same. A pair discriminator (``JudgesPairs``) judges
+each image beside the batch's real image x: (another real image of the batch, x) is real,
+(G(z, x), x) is fake. Under torchrun, augmenters that observe D
 see the logits of the whole global batch, so every rank keeps the same state (ADA's p).
 """
 
@@ -15,7 +17,13 @@ import torch
 from torch import Tensor, nn
 from torch.optim import Optimizer
 
-from ganaug.capabilities import ObservesDiscriminator, PenalisedLoss, PenalisedWeighter, ReportsFigures
+from ganaug.capabilities import (
+    JudgesPairs,
+    ObservesDiscriminator,
+    PenalisedLoss,
+    PenalisedWeighter,
+    ReportsFigures,
+)
 from ganaug.device import generator_for
 from ganaug.distributed import World
 from ganaug.networks import flat_logits, generate, without_param_grads
@@ -27,6 +35,27 @@ STATS = ("d_loss", "g_loss", "weight", "d_real", "d_fake")
 def noise(seed: int, n: int, dim: int, device: torch.device) -> Tensor:
     """Standard normal ``[n, dim]`` drawn on the CPU from ``seed`` (the same on every device)."""
     return torch.randn(n, dim, generator=generator_for(seed)).to(device)
+
+
+class Paired(nn.Module):
+    """A pair discriminator bound to a batch of conditioning images: ``forward(x)`` judges
+    ``(x, cond)``, so losses, regularizers and penalties call it like any discriminator."""
+
+    def __init__(self, discriminator: nn.Module, cond: Tensor) -> None:
+        super().__init__()
+        self.discriminator, self.cond = discriminator, cond
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        return self.discriminator(x, self.cond)
+
+
+def partners(n: int, rng: torch.Generator) -> Tensor:
+    """For each of ``n`` images the index of another one (a random cyclic order, so no image is
+    its own partner when ``n`` >= 2; a batch of one pairs the image with itself)."""
+    order = torch.randperm(n, generator=rng)
+    out = torch.empty(n, dtype=torch.long)
+    out[order] = order.roll(-1)
+    return out
 
 
 class GanStep:
@@ -57,6 +86,7 @@ class GanStep:
         self.reporters = [c for c in (*self.augmenters, *self.regularizers) if isinstance(c, ReportsFigures)]
         self.seed, self.count, self.world = seed, first_step, world or World()
         self.rng = torch.Generator()
+        self.pairs = isinstance(getattr(discriminator, "module", discriminator), JudgesPairs)
 
     def augment(self, images: Tensor) -> Tensor:
         """The images as D sees them: each augmenter in turn (none: unchanged)."""
@@ -68,15 +98,24 @@ class GanStep:
         """G(z, x) with the real batch as conditioning images when G is conditional, else G(z)."""
         return generate(self.generator, z, real)
 
+    def judged(self, real: Tensor) -> tuple[nn.Module, Tensor]:
+        """D as this step uses it, and the real images it is shown: a pair discriminator bound to
+        the batch, shown another real image of the batch beside each x; else D and the batch."""
+        if not self.pairs:
+            return self.discriminator, real
+        rng = torch.Generator().manual_seed(derive_seed(self.seed, "pairs", self.count, self.world.rank))
+        return Paired(self.discriminator, real), real[partners(len(real), rng).to(real.device)]
+
     def __call__(self, real: Tensor, z: Tensor) -> dict[str, float]:
-        d, loss = self.discriminator, self.loss
+        loss = self.loss
+        d, shown = self.judged(real)
         if self.augmenters:
             self.rng.manual_seed(derive_seed(self.seed, "augment", self.count, self.world.rank))
         self.count += 1
         fake = self.generate(z, real)
 
         self.opt_d.zero_grad(set_to_none=True)
-        seen_real, seen_fake = self.augment(real), self.augment(fake.detach())
+        seen_real, seen_fake = self.augment(shown), self.augment(fake.detach())
         real_logits, _ = d(seen_real)
         fake_logits, _ = d(seen_fake)
         d_loss = loss.discriminator_loss(real_logits, fake_logits)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor, nn
 
 from ganaug.interfaces import ImageSpec
@@ -39,3 +40,19 @@ class IaganDiscriminator(nn.Module):
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
         features = self.features(x)
         return self.head(features.flatten(1)).view(-1), features
+
+
+class IaganPairDiscriminator(IaganDiscriminator):
+    """The same CNN judging an image beside its conditioning image (DAGAN's pair discriminator):
+    the two are stacked along the channels, so D sees whether the image merely repeats x.
+    ``forward(x)`` alone judges (x, x), the pair a copy would make."""
+
+    judges_pairs = True
+
+    def __init__(self, image: ImageSpec, width: int = 64, spectral_norm: bool = False) -> None:
+        paired = ImageSpec(channels=2 * image.channels, size=image.size)
+        super().__init__(paired, width=width, spectral_norm=spectral_norm)
+        self.image = image
+
+    def forward(self, x: Tensor, cond: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        return super().forward(torch.cat([x, x if cond is None else cond], dim=1))

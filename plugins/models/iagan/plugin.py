@@ -8,7 +8,7 @@ from attrs import validators as v
 from ganaug.hookspecs import Register, hookimpl
 from ganaug.interfaces import ImageSpec
 from ganaug.recipe.schema import option
-from ganaug_plugins.models.iagan.discriminator import IaganDiscriminator
+from ganaug_plugins.models.iagan.discriminator import IaganDiscriminator, IaganPairDiscriminator
 from ganaug_plugins.models.iagan.generator import IaganGenerator
 
 
@@ -62,6 +62,11 @@ class IaganDiscriminatorOptions:
         False,
         help="spectral normalisation on every convolution and the head (off, as in the paper)",
     )
+    pairs: bool = option(
+        False,
+        help="judge (image, conditioning image) pairs, DAGAN's discriminator: (another real image, x) "
+        "is real, (G(z, x), x) fake, so copying x is easy to reject (off: the paper's D)",
+    )
 
 
 def build_generator(options: IaganGeneratorOptions, image: ImageSpec) -> IaganGenerator:
@@ -78,8 +83,10 @@ def build_generator(options: IaganGeneratorOptions, image: ImageSpec) -> IaganGe
 
 
 def build_discriminator(options: IaganDiscriminatorOptions, image: ImageSpec) -> IaganDiscriminator:
-    """The IAGAN 4-layer CNN discriminator for ``image``-shaped images."""
-    return IaganDiscriminator(image, width=options.width, spectral_norm=options.spectral_norm)
+    """The IAGAN 4-layer CNN discriminator for ``image``-shaped images (a pair discriminator with
+    ``pairs``)."""
+    kind = IaganPairDiscriminator if options.pairs else IaganDiscriminator
+    return kind(image, width=options.width, spectral_norm=options.spectral_norm)
 
 
 @hookimpl
