@@ -39,7 +39,12 @@ PAIRS = ("8-3", "9-4", "7-1")
 SEEDS = (0, 1, 2)
 SETTING = "default"
 AUGMENTATIONS = ("none", "self", "iagan", "classical")
-MODELS = {"none": "anogan_real_steps", "self": "anogan_self", "iagan": "anogan_iagan", "classical": "anogan_classical"}
+MODELS = {
+    "none": "anogan_real_steps",
+    "self": "anogan_self",
+    "iagan": "anogan_iagan",
+    "classical": "anogan_classical",
+}
 #: detector -> (stage folder, method in scores.csv, suffix of the stage's model names)
 DETECTORS = {
     "AnoGAN": ("evaluate", "anogan", ""),
@@ -125,7 +130,9 @@ def check_recipe(sweep: Sweep, folder: Path) -> None:
         raise SystemExit(f"{path}: unreadable recipe ({exc})") from None
     classes = recipe.get("data", {}).get("classes")
     if classes != [sweep.trained, sweep.anomaly]:
-        raise SystemExit(f"{path}: classes {classes}, but the folder name says [{sweep.trained}, {sweep.anomaly}]")
+        raise SystemExit(
+            f"{path}: classes {classes}, but the folder name says [{sweep.trained}, {sweep.anomaly}]"
+        )
 
 
 def read_scores(path: Path, anomaly: str) -> dict[tuple[str, str], dict[str, tuple[bool, float]]]:
@@ -186,7 +193,9 @@ def load_sweep(sweep: Sweep) -> tuple[list[Run], list[dict[str, Any]]]:
         if is_finished(folder):
             runs.append(load_run(sweep, folder, seed))
             continue
-        reason = "run unfinished (no done.json from both evaluate stages)" if folder.exists() else "run missing"
+        reason = (
+            "run unfinished (no done.json from both evaluate stages)" if folder.exists() else "run missing"
+        )
         base = {"pair": sweep.pair, "n_train": sweep.n_train, "seed": seed}
         left_out.append({"what": f"{sweep.label()} seed {seed}", **base, "reason": reason})
     if not runs:
@@ -269,7 +278,9 @@ def cell_notes(found: dict[str, Any]) -> list[dict[str, Any]]:
         notes.append({"what": what, **key, "reason": reason})
     versus = found.get("delta_vs_classical")
     if versus is not None and len(versus["seeds"]) < MIN_SEEDS <= len(found["seeds"]):
-        reason = f"{len(versus['seeds'])} seed(s) with both IAGAN and classical; no interval against classical"
+        reason = (
+            f"{len(versus['seeds'])} seed(s) with both IAGAN and classical; no interval against classical"
+        )
         notes.append({"what": what + " vs classical", **key, "reason": reason})
     return notes
 
@@ -307,15 +318,14 @@ def target(found: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """Whether any regime is met, which ones, and one sentence saying so."""
     met = [{"n_train": r["n_train"], "detector": r["detector"]} for r in found if r["met"]]
     rule = (
-        "IAGAN augmentation beats both the step-matched real-only control and classical augmentation "
-        f"(95% t-interval of the paired ΔAUC over seeds above zero) on at least {PAIRS_NEEDED} of "
-        f"{len(PAIRS)} digit pairs"
+        "beat both the step-matched real-only control and classical augmentation (95% t-interval of the "
+        f"paired ΔAUC over seeds above zero) on at least {PAIRS_NEEDED} of {len(PAIRS)} digit pairs"
     )
     if met:
         where = ", ".join(f"N={m['n_train']} {m['detector']}" for m in met)
-        text = f"{rule} in {len(met)} regime(s): {where}."
+        text = f"IAGAN augmentation {rule} in {len(met)} (training-set size, detector) regime(s): {where}."
     else:
-        text = f"In no (training-set size, detector) regime does {rule[0].lower()}{rule[1:]}."
+        text = f"In no (training-set size, detector) regime did IAGAN augmentation {rule}."
     return {"met": bool(met), "regimes_met": met, "text": text}
 
 
@@ -431,9 +441,30 @@ def table(summary: dict[str, Any], command: str) -> str:
     for pair in ordered(c["pair"] for c in cells):
         out += pair_table(cells, pair)
     out += regime_table(summary["regimes"])
-    out += ["## Left out", ""]
-    out += [f"- {note['what']}: {note['reason']}" for note in summary["left_out"]]
+    out += ["## Left out", "", *left_out_lines(summary["left_out"])]
     return "\n".join(out) + "\n"
+
+
+def left_out_lines(notes: Sequence[dict[str, Any]]) -> list[str]:
+    """The left-out notes as a list, the cells of one (pair, N) with one reason on one line."""
+    lines: dict[str, list[str]] = {}
+    for note in notes:
+        if "augmentation" in note:
+            head = f"{note['pair']} N={note['n_train']}: {note['reason']}"
+            lines.setdefault(head, []).append(
+                note["what"].removeprefix(f"{note['pair']} N={note['n_train']} ")
+            )
+        else:
+            lines[f"{note['what']}: {note['reason']}"] = []
+    every = len(DETECTORS) * len(AUGMENTATIONS)
+    out = []
+    for head, which in lines.items():
+        if not which:
+            out.append(f"- {head}")
+        else:
+            listed = "every detector and augmentation" if len(which) == every else "; ".join(which)
+            out.append(f"- {head} ({listed})")
+    return out
 
 
 def figure(summary: dict[str, Any], path: Path) -> Path:
@@ -441,7 +472,7 @@ def figure(summary: dict[str, Any], path: Path) -> Path:
     cells = summary["cells"]
     pairs = ordered(c["pair"] for c in cells)
     detectors = list(DETECTORS)
-    fig = Figure(figsize=(4.2 * len(pairs), 2.6 * len(detectors)), layout="constrained")
+    fig = Figure(figsize=(max(3.8 * len(pairs), 7.0), 2.4 * len(detectors)), layout="constrained")
     axes = fig.subplots(len(detectors), len(pairs), squeeze=False, sharey="row")
     shift = {"self": 0.93, "iagan": 1.0, "classical": 1.07}
     colors = {"self": "tab:orange", "iagan": "tab:blue", "classical": "tab:green"}
@@ -458,19 +489,27 @@ def figure(summary: dict[str, Any], path: Path) -> Path:
                 high = np.array([np.nan if d["ci_high"] is None else d["ci_high"] for d in deltas])
                 x = np.array(sizes, dtype=float) * shift[aug]
                 ax.errorbar(
-                    x, mean, yerr=[mean - low, high - mean], marker="o", capsize=3, color=colors[aug], label=aug
+                    x,
+                    mean,
+                    yerr=[mean - low, high - mean],
+                    marker="o",
+                    capsize=3,
+                    color=colors[aug],
+                    label=aug,
                 )
             ax.set_xscale("log")
             ax.set_xticks(sizes, [str(n) for n in sizes])
             ax.minorticks_off()
-            ax.set_title(f"{pair.replace('-', ' vs ')}: {detector}", fontsize=10)
+            ax.set_title(f"{pair.replace('-', ' vs ')} · {detector}", fontsize=10)
             if row == len(detectors) - 1:
                 ax.set_xlabel("training images N")
             if col == 0:
                 ax.set_ylabel("ΔAUC vs control")
     handles, labels = axes[0][0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside upper center", ncols=len(labels))
-    fig.suptitle("Augmentation regime map: ΔAUC over the real-only control (95% t-interval over seeds)")
+    fig.legend(handles, labels, loc="outside lower center", ncols=len(labels))
+    fig.suptitle(
+        "Augmentation regime map: ΔAUC over the real-only control\n(mean, 95% t-interval over seeds)"
+    )
     return save_figure(fig, path, dpi=110)
 
 
