@@ -477,6 +477,7 @@ def figure(summary: dict[str, Any], path: Path) -> Path:
     shift = {"self": 0.93, "iagan": 1.0, "classical": 1.07}
     colors = {"self": "tab:orange", "iagan": "tab:blue", "classical": "tab:green"}
     index = {(c["pair"], c["n_train"], c["detector"], c["augmentation"]): c for c in cells}
+    every_size = sorted({c["n_train"] for c in cells})
     for col, pair in enumerate(pairs):
         sizes = sorted({c["n_train"] for c in cells if c["pair"] == pair})
         for row, detector in enumerate(detectors):
@@ -498,7 +499,8 @@ def figure(summary: dict[str, Any], path: Path) -> Path:
                     label=aug,
                 )
             ax.set_xscale("log")
-            ax.set_xticks(sizes, [str(n) for n in sizes])
+            ax.set_xlim(every_size[0] * 0.75, every_size[-1] * 1.33)
+            ax.set_xticks(every_size, [str(n) for n in every_size])
             ax.minorticks_off()
             ax.set_title(f"{pair.replace('-', ' vs ')} · {detector}", fontsize=10)
             if row == len(detectors) - 1:

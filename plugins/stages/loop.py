@@ -108,6 +108,47 @@ class Batch:
     size: int  # images in the global batch (all ranks)
 
 
+@attrs.frozen
+class Mix:
+    """Batches with a fixed share of added images: the first ``real`` images of the stage's set are
+    real, the rest were added by earlier stages; every global batch holds ``added_per_batch`` added
+    images and the rest real ones, and an epoch is one pass over the real images."""
+
+    real: int
+    added_per_batch: int
+
+    @classmethod
+    def of(cls, stage: str, real: int, total: int, share: float, global_batch: int) -> Mix:
+        """The mix of ``share`` added images per batch; refuses a batch it leaves without either kind."""
+        k = round(share * global_batch)
+        if total <= real:
+            raise DataError(f"stage {stage!r}: added_share is set but data.add brings no images")
+        if not 1 <= k < global_batch:
+            raise DataError(
+                f"stage {stage!r}: added_share {share} of a batch of {global_batch} is {k} images; "
+                "a batch needs at least one added and one real image"
+            )
+        return cls(real, k)
+
+    def steps(self, stage: str, global_batch: int, drop_last: bool) -> int:
+        """Steps in one pass over the real images at ``global_batch - added_per_batch`` per step."""
+        real_per_batch = global_batch - self.added_per_batch
+        return steps_per_epoch(stage, self.real, real_per_batch, World(), drop_last)
+
+    def order(self, total: int, steps: int, global_batch: int, rng: torch.Generator) -> Tensor:
+        """The epoch's image indices, global batch after global batch: real images shuffled, added
+        ones shuffled and drawn again from the start when they run out."""
+        k, m = self.added_per_batch, global_batch - self.added_per_batch
+        real = torch.randperm(self.real, generator=rng)
+        added_count = total - self.real
+        rounds = math.ceil(steps * k / added_count)
+        added = torch.cat([torch.randperm(added_count, generator=rng) for _ in range(rounds)]) + self.real
+        parts = []
+        for i in range(steps):
+            parts += [real[i * m : (i + 1) * m], added[i * k : (i + 1) * k]]
+        return torch.cat(parts)
+
+
 @attrs.define
 class Epochs:
     """Batches of a stage's images, epoch by epoch, from the stage's own seed."""
@@ -119,12 +160,16 @@ class Epochs:
     latent_dim: int
     world: World
     device: torch.device
+    mix: Mix | None = None
 
     def batches(self, epoch: int, state: dict[str, Any]) -> Iterator[Batch]:
         """This rank's batches of ``epoch`` (0-based), from where ``state`` stands."""
-        order = torch.randperm(
-            len(self.images), generator=generator_for(derive_seed(self.seed, "order", epoch))
-        )
+        rng = generator_for(derive_seed(self.seed, "order", epoch))
+        if self.mix is None:
+            order = torch.randperm(len(self.images), generator=rng)
+        else:
+            global_batch = self.batch_size * self.world.size
+            order = self.mix.order(len(self.images), self.steps, global_batch, rng)
         start = state["batch"] if epoch == state["epoch"] else 0
         for batch in range(start, self.steps):
             index, mine = batch_shard(order, batch, self.batch_size, self.world)

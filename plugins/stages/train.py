@@ -39,7 +39,14 @@ from ganaug_plugins.stages.conversion import CopyMonitor
 from ganaug_plugins.stages.data_parallel import replicate, sync_from_main
 from ganaug_plugins.stages.gan_step import GanStep, all_finite
 from ganaug_plugins.stages.interrupt import DeferredInterrupt
-from ganaug_plugins.stages.loop import Epochs, diverged, fresh_position, restore_latest, steps_per_epoch
+from ganaug_plugins.stages.loop import (
+    Epochs,
+    Mix,
+    diverged,
+    fresh_position,
+    restore_latest,
+    steps_per_epoch,
+)
 from ganaug_plugins.stages.loss_log import LossLog
 from ganaug_plugins.stages.train_files import (
     Networks,
@@ -102,6 +109,12 @@ class TrainOptions:
     )
     samples: int = option(16, validator=_GE1, help="images per sample grid (fixed z and conditioning images)")
     drop_last: bool = option(True, help="drop the last batch of an epoch when it is not full")
+    added_share: float | None = option(
+        None,
+        validator=attrs.validators.optional([attrs.validators.gt(0.0), attrs.validators.lt(1.0)]),
+        help="share of every batch drawn from the images data.add brings, the rest real, an epoch "
+        "being one pass over the real images (unset: all images shuffled together)",
+    )
     ema_decay: float | None = option(
         None,
         validator=_decay,
@@ -142,9 +155,14 @@ class _Training:
     def __init__(self, ctx: StageContext, options: TrainOptions) -> None:
         self.ctx, self.o = ctx, options
         self.images: ImageSet = ctx.select(options.data)
-        self.steps = steps_per_epoch(
-            ctx.name, len(self.images), options.batch_size, ctx.world, options.drop_last
-        )
+        self.mix = self._mix(ctx, options)
+        if self.mix is None:
+            self.steps = steps_per_epoch(
+                ctx.name, len(self.images), options.batch_size, ctx.world, options.drop_last
+            )
+        else:
+            global_batch = options.batch_size * ctx.world.size
+            self.steps = self.mix.steps(ctx.name, global_batch, options.drop_last)
         self.seed = derive_seed(ctx.seed, "train", ctx.name)
         self.nets = Networks.build(ctx, options, self.images.spec, self.seed)
         self.epochs = Epochs(
@@ -155,12 +173,21 @@ class _Training:
             self.nets.latent_dim,
             ctx.world,
             ctx.device,
+            self.mix,
         )
         self.step: GanStep | None = None  # made in run(), after a resume loaded the weights
         self.folder = ctx.dir / "checkpoints"
         self.state: dict[str, Any] = fresh_position()
         self.log = LossLog(extras=self.nets.figure_names())
         self.last: Path | None = None
+
+    def _mix(self, ctx: StageContext, options: TrainOptions) -> Mix | None:
+        """The fixed share of added images per batch, when ``added_share`` asks for one."""
+        if options.added_share is None:
+            return None
+        real = len(ctx.select(attrs.evolve(options.data, add=[])))
+        global_batch = options.batch_size * ctx.world.size
+        return Mix.of(ctx.name, real, len(self.images), options.added_share, global_batch)
 
     def _start(self) -> GanStep:
         """The training step on DDP replicas of G and D (bare modules in one process)."""
