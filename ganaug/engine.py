@@ -28,29 +28,25 @@ from ganaug.device import resolve_device, seed_everything
 from ganaug.errors import GanaugError, PluginError, RunDirError, RunInterrupted
 from ganaug.fingerprint import check_and_record
 from ganaug.interfaces import DataBundle, StageOutput
+from ganaug.logs import LOG_ONLY, LOGGER, file_log
 from ganaug.plugins import BLOCK_ENV, PluginHost, make_plugin_host
 from ganaug.preprocessing import record_source
 from ganaug.progress import Progress
 from ganaug.recipe.load import recipe_to_dict
 from ganaug.recipe.schema import Recipe, StageSpec
 from ganaug.report import write_report
+from ganaug.run_parallel import run_side_by_side
 from ganaug.run_view import RunView, plans
 from ganaug.rundir import (
-    LOG,
     RunDir,
     environment_versions,
     now,
-    open_no_follow,
     open_run_dir,
     recipe_hash,
     remove_temp_files,
 )
 from ganaug.seeds import stage_seed
 from ganaug.tracking import Trackers, numeric_leaves
-
-LOGGER = "ganaug"
-#: ``extra`` for a log record that goes to run.log but not to the console (the CLI prints it).
-LOG_ONLY = {"console": False}
 
 
 @attrs.define
@@ -92,20 +88,6 @@ def _clean_temp_files(run_dir: RunDir, log: logging.Logger) -> None:
         log.info("removed %d partial file(s) an interrupted write left: %s", len(removed), names)
 
 
-class _RunLog(logging.FileHandler):
-    """``run.log``, appended to; a symbolic link or an unwritable file is a RunDirError naming it."""
-
-    def _open(self) -> Any:
-        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND
-        return os.fdopen(open_no_follow(Path(self.baseFilename), flags, "run log"), "a", encoding="utf-8")
-
-
-def _file_log(run_dir: Path) -> logging.Handler:
-    handler = _RunLog(run_dir / LOG, encoding="utf-8")
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    return handler
-
-
 def run_recipe(
     recipe: Recipe,
     *,
@@ -134,7 +116,7 @@ def run_recipe(
     run_dir, notes = _shared_run_dir(world, recipe, out, resume, resolved, force)
     log = logging.getLogger(LOGGER)
     log.setLevel(logging.INFO)
-    handler = _file_log(run_dir.path) if world.is_main else logging.NullHandler()
+    handler = file_log(run_dir.path) if world.is_main else logging.NullHandler()
     log.addHandler(handler)
     try:
         with run_dir.lock() if world.is_main else contextlib.nullcontext(), _warnings_to(log):
@@ -313,9 +295,16 @@ def _stages(
         stages.append((spec, stage, ctx))
     view = RunView(plans([(spec.name, spec.kind, _work(stage, ctx, log)) for spec, stage, ctx in stages]))
     progress.view = view
+    side_by_side = recipe.run.jobs > 1 and world.size == 1
+    if recipe.run.jobs > 1 and world.size > 1:
+        log.warning("run.jobs = %d is ignored under torchrun: stages run one after another", recipe.run.jobs)
     try:
         for i, (spec, stage, ctx) in enumerate(stages):
+            if side_by_side and not (resume is not None and run_dir.is_done(spec.name)):
+                continue  # left to run_side_by_side, once the finished ones are restored
             _stage(session, track, manifest, outputs, view, i, spec, stage, ctx)
+        if side_by_side:
+            run_side_by_side(session, track, manifest, outputs, view, stages)
     finally:
         progress.view = None
     session.stage_times[:] = view.table()

@@ -71,6 +71,12 @@ class RunView:
             self._worked += self.weight(i)
         self.current, self.fraction = -1, 0.0
 
+    def ran(self, i: int, seconds: float) -> None:
+        """Stage ``i`` ran elsewhere (its own process) for ``seconds``."""
+        self.stages[i].seconds = seconds
+        self._spent += seconds
+        self._worked += self.weight(i)
+
     def _rate(self) -> float | None:
         """Seconds per unit of work, measured in this session (None before any)."""
         spent, worked = self._spent, self._worked
@@ -88,6 +94,15 @@ class RunView:
         stage = self.weight(self.current) * (1 - self.fraction) * rate if self.current >= 0 else 0.0
         rest = sum(self.weight(i) for i in todo if i != self.current) * rate
         return stage, stage + rest
+
+    def left_side_by_side(self, jobs: int) -> float | None:
+        """Estimated seconds left of a run whose stages run ``jobs`` at a time (rough: the work left
+        at the measured speed, shared by the jobs)."""
+        rate = self._rate()
+        if rate is None:
+            return None
+        todo = [i for i, s in enumerate(self.stages) if s.seconds is None and not s.restored]
+        return sum(self.weight(i) for i in todo) * rate / max(1, min(jobs, len(todo)))
 
     def done_share(self) -> float:
         """The share of the run's work done (restored stages count as done)."""

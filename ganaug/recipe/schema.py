@@ -101,6 +101,12 @@ class RunSection:
         help="torch CPU threads of the run; results depend on it, not on the machine's core count "
         "(1: measured fastest beside other work on small networks; docs/performance.md)",
     )
+    jobs: int = option(
+        1,
+        validator=attrs.validators.ge(1),
+        help="stages run at once, each in a process of its own with run.threads threads, as the "
+        "stages' needs allow; results are those of one at a time (1: one after another)",
+    )
     trackers: list[ComponentRef] | None = option(
         None, metadata={"component": "trackers"}, help="trackers that receive losses, samples and metrics"
     )

@@ -66,6 +66,16 @@ def test_restored_stages_count_as_done_and_are_not_timed(fake_clock: Clock) -> N
     ]
 
 
+def test_stages_timed_in_their_own_processes_share_the_time_left() -> None:
+    view = RunView(plans([("a", "train", 100.0), ("b", "train", 100.0), ("c", "train", 200.0)]))
+    assert view.left_side_by_side(2) is None
+    view.ran(0, 20.0)  # 0.2 s per unit, measured in another process
+    assert view.stages[0].seconds == 20.0
+    assert view.left_side_by_side(2) == pytest.approx(300 * 0.2 / 2)  # two jobs share the rest
+    view.ran(1, 20.0)
+    assert view.left_side_by_side(2) == pytest.approx(200 * 0.2)  # one stage left: one job works
+
+
 def test_clock_text() -> None:
     assert [clock(None), clock(4.4), clock(65), clock(3725)] == ["?", "4s", "1m05s", "1h02m"]
 

@@ -1,0 +1,155 @@
+"""``run.jobs``: independent stages side by side in processes of their own, with the results of a
+run that takes them one at a time; the stage graph they are scheduled from; failures and resume."""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from ganaug.plugins import make_plugin_host
+from ganaug.recipe.load import parse_recipe
+from ganaug.stage_graph import needs, ready, referenced
+from tests.killhooks.runner import metrics, run_cli
+
+TRAIN = """
+generator = {{ name = "dcgan", latent_dim = 8, width = 8 }}
+discriminator = {{ name = "dcgan", width = 8 }}
+loss = {{ name = "bce" }}
+weighter = {{ name = "none" }}
+epochs = 2
+batch_size = {batch}
+checkpoint_every = 1
+sample_every = 2
+samples = 4
+"""
+
+RECIPE = (
+    """
+[run]
+name = "side"
+seed = 2
+device = "cpu"
+
+[data]
+source = "mnist-5k"
+classes = ["8", "3"]
+image_size = 16
+
+[data.split]
+train = { "8" = 16 }
+test = { "8" = 4, "3" = 4 }
+holdout = { "3" = 4 }
+
+[[stages]]
+kind = "train"
+name = "a"
+data = { split = "train", classes = ["8"] }
+"""
+    + TRAIN.format(batch=4)
+    + """
+[[stages]]
+kind = "train"
+name = "b"
+data = { split = "train", classes = ["8"] }
+"""
+    + TRAIN.format(batch="{b_batch}")
+    + """
+[[stages]]
+kind = "augment"
+name = "aug"
+model = "a"
+queries = [{ split = "holdout", classes = ["3"] }]
+label = "8"
+searcher = { name = "backprop", steps = 5 }
+pairs = 2
+curves = 2
+
+[[stages]]
+kind = "train"
+name = "c"
+data = { split = "train", classes = ["8"], add = ["aug"] }
+"""
+    + TRAIN.format(batch=4)
+    + """
+[[stages]]
+kind = "evaluate"
+name = "eval"
+models = ["a", "b", "c"]
+test = { split = "test" }
+positive = "3"
+evaluators = [
+  { name = "anogan", searcher = { name = "backprop", steps = 5 } },
+  { name = "knn", augmented = true },
+  { name = "roc", bootstrap = 20 },
+]
+"""
+)
+
+
+def _recipe(tmp_path: Path, b_batch: int = 4) -> Path:
+    path = tmp_path / "side.toml"
+    path.write_text(RECIPE.replace("{b_batch}", str(b_batch)))
+    return path
+
+
+def _weights(run: Path) -> dict[str, bytes]:
+    files = [run / s / f"{n}.safetensors" for s in "abc" for n in ("generator", "discriminator")]
+    files += [*sorted((run / "aug" / "images").glob("*.png")), run / "eval" / "scores.csv"]
+    return {str(p.relative_to(run)): p.read_bytes() for p in files}
+
+
+def test_the_stage_graph_follows_every_reference() -> None:
+    recipe = parse_recipe(
+        RECIPE.replace("{b_batch}", "4"), registry=make_plugin_host(entry_points=False).registry
+    )
+    stages = [(s.name, s.options) for s in recipe.stages]
+    assert [referenced(options) for _, options in stages] == [[], [], ["a"], ["aug"], ["a", "b", "c"]]
+    graph = needs(stages)
+    assert graph["c"] == {"aug", "a"}  # through the augmentation to the model that made it
+    assert graph["eval"] == {"a", "b", "c", "aug"}
+    assert ready(["a", "b", "aug", "c", "eval"], set(), graph) == ["a", "b"]
+    assert ready(["aug", "c", "eval"], {"a", "b"}, graph) == ["aug"]
+
+
+@pytest.mark.slow
+def test_side_by_side_gives_the_numbers_of_one_at_a_time(tmp_path: Path) -> None:
+    recipe = _recipe(tmp_path)
+    one, two = tmp_path / "one", tmp_path / "two"
+    assert run_cli("run", recipe, "--out", one, "-q").returncode == 0
+    done = run_cli("run", recipe, "--out", two, "-q", "--set", "run.jobs=2")
+    assert done.returncode == 0, done.stderr
+    assert _weights(two) == _weights(one)
+    assert metrics(two) == metrics(one)
+    log = (two / "run.log").read_text()
+    assert "running: a, b" in log  # the two independent stages ran at once
+    manifest = json.loads((two / "manifest.json").read_text())
+    assert all(manifest["stages"][s]["seconds"] > 0 for s in ("a", "b", "aug", "c", "eval"))
+    assert manifest["finished"] and all(
+        (two / s / "done.json").is_file() for s in ("a", "b", "aug", "c", "eval")
+    )
+    assert "| **total** |" in (two / "report.md").read_text()
+
+    (two / "eval" / "done.json").unlink()  # resume: only the evaluation runs again
+    again = run_cli("run", recipe, "--resume", two, "-q", "--set", "run.jobs=2")
+    assert again.returncode == 0, again.stderr
+    assert _weights(two) == _weights(one)
+    tail = (two / "run.log").read_text()[len(log) :]
+    assert "stage eval (evaluate) started" in tail and not re.search(r"stage [abc] \(train\) started", tail)
+
+
+@pytest.mark.slow
+def test_a_failing_stage_stops_the_run_with_its_own_error(tmp_path: Path) -> None:
+    recipe = _recipe(tmp_path, b_batch=64)  # b: 16 images cannot fill a batch of 64
+    out = tmp_path / "run"
+    done = run_cli("run", recipe, "--out", out, "-q", "--set", "run.jobs=2")
+    assert done.returncode != 0
+    assert "fewer than batch_size 64" in done.stderr and "Traceback" not in done.stderr
+    assert not (out / "b" / "done.json").exists()
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["finished"] is None
+    assert not (out / "eval").exists() or not (out / "eval" / "done.json").exists()
+    assert tomllib.loads((out / "recipe.toml").read_text())["run"]["jobs"] == 2
