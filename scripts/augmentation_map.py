@@ -212,6 +212,42 @@ def recipe(trained: str, anomaly: str, n: int) -> dict[str, Any]:
     }
 
 
+#: the levers of IAGAN augmentation measured on one size (docs/augmentation.md): model -> (copies, share)
+LEVERS = {"anogan_iagan": (1, None), "anogan_iagan_copies2": (2, None), "anogan_iagan_mix25": (1, 0.25),
+          "anogan_iagan_mix50": (1, 0.5)}  # fmt: skip
+
+
+def levers(trained: str, anomaly: str, n: int) -> dict[str, Any]:
+    """The levers recipe for one pair and size: the map's control and IAGAN augmentation, then
+    IAGAN with two outputs per query (``copies = 2``) and with a fixed share of IAGAN images in every
+    batch (``added_share`` 0.25 and 0.5; an epoch is then one pass over the real images)."""
+    base = recipe(trained, anomaly, n)
+    keep = {"iagan", "anogan_real_steps", f"aug_iagan_{trained}", f"aug_iagan_{anomaly}"}
+    stages = [s for s in base["stages"] if s["name"] in keep]
+    real = {"split": "train", "classes": [trained]}
+    for copy in (2,):
+        for stage in [s for s in stages if s["name"].startswith("aug_iagan_") and "copies" not in s]:
+            stages.append({**stage, "name": f"{stage['name']}_x{copy}", "copies": copy})
+    for model, (copies, share) in LEVERS.items():
+        suffix = "" if copies == 1 else f"_x{copies}"
+        adds = [f"aug_iagan_{trained}{suffix}", f"aug_iagan_{anomaly}{suffix}"]
+        stage = _train(model, {**real, "add": adds}, EPOCHS)
+        if share is not None:
+            stage["added_share"] = share
+        stages.append(stage)
+    steps_epochs = matched_epochs(n)
+    stages.append(_encoder("anogan_real_steps", real, steps_epochs))
+    for model, (copies, _) in LEVERS.items():
+        suffix = "" if copies == 1 else f"_x{copies}"
+        adds = [f"aug_iagan_{trained}{suffix}", f"aug_iagan_{anomaly}{suffix}"]
+        stages.append(_encoder(model, {**real, "add": adds}, EPOCHS))
+    models = ["anogan_real_steps", *LEVERS]
+    for stage in [s for s in base["stages"] if s["kind"] == "evaluate"]:
+        suffix = "_encoder" if stage["name"] == "evaluate_encoder" else ""
+        stages.append({**stage, "models": [m + suffix for m in models]})
+    return {**base, "run": {**base["run"], "name": f"levers-{trained}-{anomaly}-{n}"}, "stages": stages}
+
+
 def text(trained: str, anomaly: str, n: int) -> str:
     head = (
         f"# The augmentation regime map (docs/augmentation.md): {trained} vs {anomaly}, "
@@ -226,7 +262,19 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("examples/augmentation"))
     parser.add_argument("--check", action="store_true", help="compare instead of writing")
+    parser.add_argument(
+        "--levers", type=int, metavar="N", help="also write levers-T-A-N.toml for every pair at size N"
+    )
     args = parser.parse_args(argv)
+    if args.levers is not None:
+        for trained, anomaly in PAIRS:
+            head = (
+                f"# IAGAN augmentation's levers (docs/augmentation.md): {trained} vs {anomaly}, "
+                f"{args.levers} training images.\n# Written by scripts/augmentation_map.py --levers "
+                f"{args.levers}; the size was chosen after the map (post hoc). Do not edit by hand.\n\n"
+            )
+            path = args.out / f"levers-{trained}-{anomaly}-{args.levers}.toml"
+            path.write_text(head + tomli_w.dumps(levers(trained, anomaly, args.levers)), encoding="utf-8")
     stale = []
     for trained, anomaly in PAIRS:
         for n in SIZES:
