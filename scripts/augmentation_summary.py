@@ -5,7 +5,7 @@ Usage: .venv/bin/python scripts/augmentation_summary.py SWEEP [SWEEP ...] [--out
 Each SWEEP is the folder ``map-T-A-N`` of one ``ganaug sweep examples/augmentation/map-T-A-N.toml``
 (trained digit T, anomaly digit A, N training images; see scripts/augmentation_map.py), holding
 ``default/seed-S`` run folders. Per seed, every detector (AnoGAN, the f-AnoGAN encoder, kNN, PCA,
-OC-SVM) scores the same test images under each augmentation (none = the step-matched real-only
+OC-SVM) scores the same test images under each augmentation (none = the steps-matched real-only
 control, self, IAGAN, classical); the AUCs are recomputed from ``scores.csv`` so that every
 difference is paired on the same images. Over seeds: the mean, SD and 95% t-interval of
 ΔAUC = AUC(augmentation) − AUC(none), and for IAGAN also of AUC(IAGAN) − AUC(classical).
@@ -318,7 +318,7 @@ def target(found: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """Whether any regime is met, which ones, and one sentence saying so."""
     met = [{"n_train": r["n_train"], "detector": r["detector"]} for r in found if r["met"]]
     rule = (
-        "beat both the step-matched real-only control and classical augmentation (95% t-interval of the "
+        "beat both the steps-matched real-only control and classical augmentation (95% t-interval of the "
         f"paired ΔAUC over seeds above zero) on at least {PAIRS_NEEDED} of {len(PAIRS)} digit pairs"
     )
     if met:
@@ -430,7 +430,7 @@ def table(summary: dict[str, Any], command: str) -> str:
         "",
         f"Written by `{command}`.",
         "",
-        "AUC none: the step-matched real-only control, mean ± SD over seeds. Δ: AUC(augmentation) − "
+        "AUC none: the steps-matched real-only control, mean ± SD over seeds. Δ: AUC(augmentation) − "
         "AUC(none), paired on the same test images per seed, mean [95% t-interval over seeds]; "
         "Δ IAGAN − classical likewise. Conversion: IAGAN's conversion rate of the held-out anomaly "
         "queries, mean over seeds.",
