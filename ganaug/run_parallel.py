@@ -73,7 +73,11 @@ def _launch(session: Session, index: int, name: str) -> Worker:
     threads = str(session.recipe.run.threads)
     env = {**os.environ, "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}
     with open(stderr, "wb") as err:
-        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=err, env=env)
+        # a session of its own: a Ctrl-C at the terminal reaches the engine alone, which passes
+        # exactly one interrupt on (a second one would stop a stage before its checkpoint)
+        process = subprocess.Popen(
+            command, stdout=subprocess.DEVNULL, stderr=err, env=env, start_new_session=True
+        )
     return Worker(index, process, stderr, time.perf_counter())
 
 
@@ -131,8 +135,10 @@ def run_side_by_side(
     except BaseException:
         _stop(running)
         raise
-    finally:
-        with contextlib.suppress(OSError):  # kept when a failed stage's stderr is in it
+    finally:  # a failure's message was read above and its traceback is in run.log
+        for path in (run_dir.path / WORKERS).glob("*.err"):
+            path.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
             (run_dir.path / WORKERS).rmdir()
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import re
+import signal
+import subprocess
 import tomllib
 from pathlib import Path
 
@@ -13,7 +15,7 @@ import pytest
 from ganaug.plugins import make_plugin_host
 from ganaug.recipe.load import parse_recipe
 from ganaug.stage_graph import needs, ready, referenced
-from tests.killhooks.runner import metrics, run_cli
+from tests.killhooks.runner import WAIT_S, command, env, metrics, run_cli, wait_for
 
 TRAIN = """
 generator = {{ name = "dcgan", latent_dim = 8, width = 8 }}
@@ -148,8 +150,27 @@ def test_a_failing_stage_stops_the_run_with_its_own_error(tmp_path: Path) -> Non
     done = run_cli("run", recipe, "--out", out, "-q", "--set", "run.jobs=2")
     assert done.returncode != 0
     assert "fewer than batch_size 64" in done.stderr and "Traceback" not in done.stderr
-    assert not (out / "b" / "done.json").exists()
+    assert not (out / "b" / "done.json").exists() and not (out / ".workers").exists()
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["finished"] is None
     assert not (out / "eval").exists() or not (out / "eval" / "done.json").exists()
     assert tomllib.loads((out / "recipe.toml").read_text())["run"]["jobs"] == 2
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_every_stage_at_a_checkpoint_and_resume_finishes(tmp_path: Path) -> None:
+    recipe, out, reference = _recipe(tmp_path), tmp_path / "run", tmp_path / "reference"
+    args = ["run", recipe, "--out", out, "-q", "--set", "run.jobs=2", "--set", "stages[0].epochs=40"]
+    proc = subprocess.Popen(
+        command(*args), env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    wait_for(out / "a" / "checkpoints" / "latest.json", proc)
+    proc.send_signal(signal.SIGINT)  # the engine alone, as a terminal's Ctrl-C reaches it
+    _, err = proc.communicate(timeout=WAIT_S)
+    assert proc.returncode != 0 and "--resume" in err and "Traceback" not in err
+    assert not (out / "a" / "done.json").exists() and (out / "a" / "checkpoints" / "latest.json").exists()
+    assert not (out / ".workers").exists()
+    done = run_cli(*[a if a != "--out" else "--resume" for a in args])
+    assert done.returncode == 0, done.stderr
+    assert run_cli("run", recipe, "--out", reference, "-q", "--set", "stages[0].epochs=40").returncode == 0
+    assert _weights(out) == _weights(reference)  # interrupted and resumed: the same numbers
