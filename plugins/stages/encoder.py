@@ -47,7 +47,13 @@ from ganaug_plugins.stages.encoder_files import (
 from ganaug_plugins.stages.encoder_step import EncoderLoss, EncoderStep
 from ganaug_plugins.stages.gan_step import all_finite
 from ganaug_plugins.stages.interrupt import DeferredInterrupt
-from ganaug_plugins.stages.loop import Epochs, diverged, fresh_position, restore_latest, steps_per_epoch
+from ganaug_plugins.stages.loop import (
+    Epochs,
+    diverged,
+    fresh_position,
+    restore_latest,
+    steps_per_epoch,
+)
 
 _GE1 = attrs.validators.ge(1)
 
@@ -181,7 +187,7 @@ class _EncoderTraining:
         ):
             bar.advance(self.state["epoch"])
             for epoch in range(self.state["epoch"], o.epochs):
-                self._epoch(step, epoch, interrupt)
+                stopping = self._epoch(step, epoch, interrupt)
                 done = epoch + 1
                 means = self.log.epoch_mean(done)
                 ctx.log.info(
@@ -194,10 +200,13 @@ class _EncoderTraining:
                     ctx.track.image(
                         f"{ctx.name}/reconstructions", done, shown.write(done, self.encoder, base.generator)
                     )
-                if done % o.checkpoint_every == 0 or done == o.epochs:
+                if stopping or done % o.checkpoint_every == 0 or done == o.epochs:
                     self._checkpoint(done, 0)
                 else:
                     self.log.write_csv(ctx.dir / "losses.csv")
+                if stopping:
+                    ctx.log.warning("interrupted; checkpoint written: %s", self.last)
+                    raise KeyboardInterrupt
         last = self.last or self._checkpoint(o.epochs, 0)
         sync_from_main(self.encoder, ctx.world)
         final = self.log.epoch_mean(o.epochs)
@@ -221,21 +230,25 @@ class _EncoderTraining:
         model = encoded_model(ctx, base, self.encoder, last)
         return StageOutput(model=model, metrics=metrics, files=[*files, *shown.files(), last])
 
-    def _epoch(self, step: EncoderStep, epoch: int, interrupt: DeferredInterrupt) -> None:
+    def _epoch(self, step: EncoderStep, epoch: int, interrupt: DeferredInterrupt) -> bool:
+        """Train one epoch from where the state stands; a Ctrl-C mid-epoch checkpoints and stops
+        here, one at its last batch returns True so the epoch's end (monitor, checkpoint) runs first."""
         ctx, state = self.ctx, self.state
         with ctx.progress.task(f"{ctx.name} epoch {epoch + 1}", total=self.steps) as bar:
             bar.advance(state["batch"] if epoch == state["epoch"] else 0)
+            stop = False
             for batch in self.epochs.batches(epoch, state):
                 stats, stop = self.epochs.step(state, batch, step, interrupt)
                 if not math.isfinite(stats["loss"]):
                     raise self._diverged(f"the loss ({stats['loss']})", epoch + 1)
                 self.log.add(epoch + 1, state["step"], stats)
                 bar.advance(1, loss=stats["loss"])
-                if stop:
+                if stop and batch.index + 1 < self.steps:
                     self._checkpoint(epoch, batch.index + 1)
                     ctx.log.warning("interrupted; checkpoint written: %s", self.last)
                     raise KeyboardInterrupt
         state["epoch"], state["batch"] = epoch + 1, 0
+        return stop
 
     def _resume(self) -> None:
         found = restore_latest(

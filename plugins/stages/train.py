@@ -223,7 +223,7 @@ class _Training:
         with DeferredInterrupt() as interrupt, ctx.progress.task(f"{ctx.name} epochs", total=o.epochs) as bar:
             bar.advance(self.state["epoch"])
             for epoch in range(self.state["epoch"], o.epochs):
-                self._epoch(epoch, interrupt)
+                stopping = self._epoch(epoch, interrupt)
                 done = epoch + 1
                 if monitor is not None:
                     self.log.annotate(monitor.measure(self.nets.generator))
@@ -243,10 +243,13 @@ class _Training:
                 self._check_weights(done)
                 if done % o.sample_every == 0 or done == o.epochs:
                     ctx.track.image(f"{ctx.name}/samples", done, sheet.write(done))
-                if done % o.checkpoint_every == 0 or done == o.epochs:
+                if stopping or done % o.checkpoint_every == 0 or done == o.epochs:
                     self._checkpoint(done, 0)
                 else:
                     self.log.write_csv(ctx.dir / "losses.csv")
+                if stopping:
+                    ctx.log.warning("interrupted; checkpoint written: %s", self.last)
+                    raise KeyboardInterrupt
         final = self.log.epoch_mean(o.epochs)
         metrics = {
             **{
@@ -270,11 +273,14 @@ class _Training:
         model = trained_model(ctx, info, nets.final_generator, nets.discriminator, mean, self.o.data)
         return StageOutput(model=model, metrics=metrics, files=[*files, *sheet.files(), last])
 
-    def _epoch(self, epoch: int, interrupt: DeferredInterrupt) -> None:
+    def _epoch(self, epoch: int, interrupt: DeferredInterrupt) -> bool:
+        """Train one epoch from where the state stands; a Ctrl-C mid-epoch checkpoints and stops
+        here, one at its last batch returns True so the epoch's end (monitor, checkpoint) runs first."""
         ctx, state = self.ctx, self.state
         assert self.step is not None
         with ctx.progress.task(f"{ctx.name} epoch {epoch + 1}", total=self.steps) as bar:
             bar.advance(state["batch"] if epoch == state["epoch"] else 0)
+            stop = False
             for batch in self.epochs.batches(epoch, state):
                 stats, stop = self.epochs.step(state, batch, self.step, interrupt)
                 if self.nets.generator_ema is not None and self.o.ema_decay is not None:
@@ -287,11 +293,12 @@ class _Training:
                         raise self._diverged(f"{key} ({stats[key]})", epoch + 1)
                 self.log.add(epoch + 1, state["step"], stats)
                 bar.advance(1, d=stats["d_loss"], g=stats["g_loss"])
-                if stop:
+                if stop and batch.index + 1 < self.steps:
                     self._checkpoint(epoch, batch.index + 1)
                     ctx.log.warning("interrupted; checkpoint written: %s", self.last)
                     raise KeyboardInterrupt
         state["epoch"], state["batch"] = epoch + 1, 0
+        return stop
 
     def _resume(self) -> None:
         nets = self.nets

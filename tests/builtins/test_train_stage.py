@@ -262,20 +262,29 @@ def test_same_seed_same_weights(tmp_path: Path) -> None:
     assert _bytes(a, "generator.safetensors") != _bytes(c, "generator.safetensors")
 
 
-def test_interrupt_checkpoints_and_resume_is_bit_identical(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("at", "epoch", "batch"),
+    [(5, 1, 2), (3, 1, 0)],
+    ids=["mid-epoch", "last-batch-of-an-epoch"],
+)
+def test_interrupt_checkpoints_and_resume_is_bit_identical(
+    tmp_path: Path, at: int, epoch: int, batch: int
+) -> None:
+    """A Ctrl-C during step ``at`` (3 per epoch) checkpoints the position after it; after an
+    epoch's last batch that is the next epoch's first batch, which resume accepts."""
     reference = run(iagan(loss="watched"), tmp_path / "reference").run_dir
     CALLS["n"] = 0
-    TRIGGERS["interrupt"] = 5  # during the 2nd batch of epoch 2
+    TRIGGERS["interrupt"] = at
     out = tmp_path / "interrupted"
     with pytest.raises((KeyboardInterrupt, RunInterrupted)):  # the engine turns one into the other
         run(iagan(loss="watched"), out)
     latest = latest_checkpoint(out / "iagan" / "checkpoints")
     assert latest is not None
     assert load_checkpoint(latest).meta["position"] | {"seconds": 0} == {
-        "epoch": 1,
-        "batch": 2,
-        "step": 5,
-        "images": 40,
+        "epoch": epoch,
+        "batch": batch,
+        "step": at,
+        "images": 8 * at,
         "seconds": 0,
     }
     assert not (out / "iagan" / "generator.safetensors").exists()
