@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -34,3 +35,21 @@ def test_the_augmentation_map_recipes_are_what_their_script_writes() -> None:
     done = subprocess.run([sys.executable, str(script), "--check"], cwd=root, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert len(list((EXAMPLES / "augmentation").glob("map-*.toml"))) == 12
+
+
+def test_the_pair_ablation_recipe_holds_the_ablations_own_stages() -> None:
+    """examples/ablation/pair.toml claims its rows are ablation.toml's: same data, and each stage
+    as there (the evaluate stage only lists fewer models)."""
+    full = tomllib.loads((EXAMPLES / "ablation" / "ablation.toml").read_text(encoding="utf-8"))
+    pair = tomllib.loads((EXAMPLES / "ablation" / "pair.toml").read_text(encoding="utf-8"))
+    assert pair["data"] == full["data"] and pair["run"]["seed"] == full["run"]["seed"]
+    stages = {s["name"]: s for s in full["stages"]}
+    for stage in pair["stages"]:
+        expected = stages[stage["name"]]
+        if stage["name"] == "evaluate":
+            assert set(stage.pop("models")) < set(expected["models"])
+            expected = {k: v for k, v in expected.items() if k != "models"}
+        assert stage == expected, stage["name"]
+    assert {"anogan_iagan_pair", "conversion_pair", "anogan_real_steps"} <= {
+        s["name"] for s in pair["stages"]
+    }
