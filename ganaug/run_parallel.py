@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -23,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from ganaug import errors
+from ganaug.cpu_idle import IdleGate
 from ganaug.device import seed_everything
 from ganaug.run_view import clock
 from ganaug.rundir import now
@@ -95,6 +97,22 @@ def _stop(running: dict[str, Worker]) -> None:
             worker.process.wait()
 
 
+def _to_start(
+    candidates: list[str], busy: bool, gate: IdleGate | None, waiting: set[str], log: logging.Logger
+) -> list[str]:
+    """The ready stages to start now: every one that fits (``extra_jobs = "always"``); with the
+    idle gate the first one when none runs, else one while a core was idle (a held-back stage is
+    logged once, in ``waiting``)."""
+    if gate is None or not candidates:
+        return candidates
+    if not busy or gate.open():
+        return candidates[:1]
+    for name in [n for n in candidates if n not in waiting]:
+        log.info("stage %s waits for an idle CPU core (run.extra_jobs = when-idle)", name)
+        waiting.add(name)
+    return []
+
+
 def run_side_by_side(
     session: Session, track: Trackers, manifest: dict[str, Any], outputs: dict[str, Any], view: RunView,
     stages: list[tuple[Any, Any, Any]],
@@ -107,15 +125,20 @@ def run_side_by_side(
     done = set(outputs)
     index = {spec.name: i for i, (spec, _, _) in enumerate(stages)}
     running: dict[str, Worker] = {}
+    gate = IdleGate(session.recipe.run.threads) if session.recipe.run.extra_jobs == "when-idle" else None
+    waiting: set[str] = set()
     try:
         while pending or running:
-            for name in ready(pending, done, graph)[: max(0, jobs - len(running))]:
+            fits = ready(pending, done, graph)[: max(0, jobs - len(running))]
+            for name in _to_start(fits, bool(running), gate, waiting, log):
                 pending.remove(name)
                 spec = stages[index[name]][0]
                 manifest["finished"] = None
                 manifest["stages"][name] = {"kind": spec.kind, "started": now()}
                 run_dir.write_manifest(manifest)
                 running[name] = _launch(session, index[name], name)
+                if gate is not None:
+                    gate.restart()  # the new stage's load counts before another may start
                 log.info("stage %s (%s) started; running: %s", name, spec.kind, ", ".join(running))
             if not running:
                 raise errors.RecipeError(f"stages {', '.join(pending)} wait for stages that never run")

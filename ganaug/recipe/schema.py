@@ -107,6 +107,12 @@ class RunSection:
         help="stages run at once, each in a process of its own with run.threads threads, as the "
         "stages' needs allow; results are those of one at a time (1: one after another)",
     )
+    extra_jobs: str = option(
+        "when-idle",
+        validator=attrs.validators.in_(("when-idle", "always")),
+        help="with run.jobs > 1, when a stage starts beside running ones: when-idle (only while a "
+        "CPU core has been idle for 2 s, so beside other work the run takes its share) or always",
+    )
     trackers: list[ComponentRef] | None = option(
         None, metadata={"component": "trackers"}, help="trackers that receive losses, samples and metrics"
     )

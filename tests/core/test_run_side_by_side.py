@@ -12,8 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from ganaug.cpu_idle import IdleGate
+from ganaug.engine import run_recipe
 from ganaug.plugins import make_plugin_host
-from ganaug.recipe.load import parse_recipe
+from ganaug.recipe.load import load_recipe, parse_recipe
 from ganaug.stage_graph import needs, ready, referenced
 from tests.killhooks.runner import WAIT_S, command, env, metrics, run_cli, wait_for
 
@@ -122,7 +124,7 @@ def test_side_by_side_gives_the_numbers_of_one_at_a_time(tmp_path: Path) -> None
     recipe = _recipe(tmp_path)
     one, two = tmp_path / "one", tmp_path / "two"
     assert run_cli("run", recipe, "--out", one, "-q").returncode == 0
-    done = run_cli("run", recipe, "--out", two, "-q", "--set", "run.jobs=2")
+    done = run_cli("run", recipe, "--out", two, "-q", "--set", "run.jobs=2", "--set", "run.extra_jobs=always")
     assert done.returncode == 0, done.stderr
     assert _weights(two) == _weights(one)
     assert metrics(two) == metrics(one)
@@ -136,7 +138,9 @@ def test_side_by_side_gives_the_numbers_of_one_at_a_time(tmp_path: Path) -> None
     assert "| **total** |" in (two / "report.md").read_text()
 
     (two / "eval" / "done.json").unlink()  # resume: only the evaluation runs again
-    again = run_cli("run", recipe, "--resume", two, "-q", "--set", "run.jobs=2")
+    again = run_cli(
+        "run", recipe, "--resume", two, "-q", "--set", "run.jobs=2", "--set", "run.extra_jobs=always"
+    )
     assert again.returncode == 0, again.stderr
     assert _weights(two) == _weights(one)
     tail = (two / "run.log").read_text()[len(log) :]
@@ -174,3 +178,22 @@ def test_ctrl_c_stops_every_stage_at_a_checkpoint_and_resume_finishes(tmp_path: 
     assert done.returncode == 0, done.stderr
     assert run_cli("run", recipe, "--out", reference, "-q", "--set", "stages[0].epochs=40").returncode == 0
     assert _weights(out) == _weights(reference)  # interrupted and resumed: the same numbers
+
+
+@pytest.mark.slow
+def test_when_idle_holds_a_stage_back_while_no_core_is_idle(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The default ``extra_jobs = "when-idle"`` on a machine that never has an idle core: one stage
+    at a time, each held-back stage said once in the log, and the numbers unchanged."""
+    monkeypatch.setattr(IdleGate, "open", lambda self: False)
+    host = make_plugin_host(entry_points=False)
+    recipe = load_recipe(_recipe(tmp_path), overrides=["run.jobs=2"], registry=host.registry)
+    assert recipe.run.extra_jobs == "when-idle"
+    result = run_recipe(recipe, out=tmp_path / "busy", host=host)
+    log = (result.run_dir / "run.log").read_text()
+    assert "running: a, b" not in log and "running: a\n" in log
+    assert log.count("stage b waits for an idle CPU core") == 1
+    one = tmp_path / "one"
+    assert run_cli("run", _recipe(tmp_path), "--out", one, "-q").returncode == 0
+    assert _weights(result.run_dir) == _weights(one)
