@@ -519,18 +519,40 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("sweeps", nargs="+", type=Path, help="map-T-A-N sweep folders")
     parser.add_argument("--out", type=Path, default=Path("docs/results/augmentation"))
+    parser.add_argument(
+        "--not-run",
+        action="append",
+        default=[],
+        metavar="N=REASON",
+        help="a training-set size the map has recipes for but whose runs were not made, and why "
+        "(named under Left out)",
+    )
     return parser.parse_args(list(argv))
+
+
+def not_run_notes(items: Sequence[str]) -> list[dict[str, Any]]:
+    """``N=REASON`` arguments as left-out notes; a malformed one is a clear exit."""
+    notes = []
+    for item in items:
+        size, _, reason = item.partition("=")
+        if not size.strip().isdigit() or not reason.strip():
+            raise SystemExit(f"--not-run {item!r}: expected N=REASON, e.g. 300='no machine time'")
+        notes.append({"what": f"N = {int(size)}", "n_train": int(size), "reason": reason.strip()})
+    return notes
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    not_run = not_run_notes(args.not_run)
     sweeps = [parse_sweep(path) for path in args.sweeps]
     labels = [s.label() for s in sweeps]
     if len(set(labels)) != len(labels):
         raise SystemExit(f"the same pair and size given twice: {sorted(labels)}")
     summary = summarise({sweep: load_sweep(sweep) for sweep in sweeps})
+    summary["left_out"][1:1] = not_run
     command = shlex.join([".venv/bin/python", "scripts/augmentation_summary.py", *map(str, args.sweeps)])
     command += f" --out {shlex.quote(str(args.out))}"
+    command += "".join(f" --not-run {shlex.quote(item)}" for item in args.not_run)
     write_json(args.out / "summary.json", summary)
     write_text(args.out / "table.md", table(summary, command))
     figure(summary, args.out / "map.png")
