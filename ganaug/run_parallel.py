@@ -17,7 +17,9 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -113,6 +115,23 @@ def _to_start(
     return []
 
 
+@contextlib.contextmanager
+def _interruptible() -> Iterator[None]:
+    """SIGINT raises KeyboardInterrupt here even in a run started with it ignored (a script's
+    background job), as a stage run in the engine's own process hears it through its
+    DeferredInterrupt; the previous handling comes back afterwards."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.getsignal(signal.SIGINT)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous if previous is not None else signal.default_int_handler)
+
+
+@_interruptible()
 def run_side_by_side(
     session: Session, track: Trackers, manifest: dict[str, Any], outputs: dict[str, Any], view: RunView,
     stages: list[tuple[Any, Any, Any]],

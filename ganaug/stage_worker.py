@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -118,6 +119,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--resume", action="store_true")
     args = parser.parse_args(argv)
+    # SIGINT is how the engine asks this stage to stop at a checkpoint; a run started in the
+    # background of a script inherits it ignored, which would leave that request unheard
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     host = make_plugin_host()
     try:
         run_stage(host, args.run_dir, args.stage, args.device, args.resume)

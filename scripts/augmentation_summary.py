@@ -523,21 +523,23 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         "--not-run",
         action="append",
         default=[],
-        metavar="N=REASON",
-        help="a training-set size the map has recipes for but whose runs were not made, and why "
-        "(named under Left out)",
+        metavar="[PAIR:]N=REASON",
+        help="a training-set size (of one pair, or every pair) the map has recipes for but whose runs "
+        "were not made, and why (named under Left out)",
     )
     return parser.parse_args(list(argv))
 
 
 def not_run_notes(items: Sequence[str]) -> list[dict[str, Any]]:
-    """``N=REASON`` arguments as left-out notes; a malformed one is a clear exit."""
+    """``[PAIR:]N=REASON`` arguments as left-out notes; a malformed one is a clear exit."""
     notes = []
     for item in items:
-        size, _, reason = item.partition("=")
-        if not size.strip().isdigit() or not reason.strip():
-            raise SystemExit(f"--not-run {item!r}: expected N=REASON, e.g. 300='no machine time'")
-        notes.append({"what": f"N = {int(size)}", "n_train": int(size), "reason": reason.strip()})
+        where, _, reason = item.partition("=")
+        pair, _, size = where.strip().rpartition(":")
+        if not size.isdigit() or not reason.strip() or (pair and not re.fullmatch(r"[^-:]+-[^-:]+", pair)):
+            raise SystemExit(f"--not-run {item!r}: expected [PAIR:]N=REASON, e.g. 9-4:100='no machine time'")
+        note = {"what": f"{pair} N={int(size)}" if pair else f"N = {int(size)}", "n_train": int(size)}
+        notes.append({**note, **({"pair": pair} if pair else {}), "reason": reason.strip()})
     return notes
 
 

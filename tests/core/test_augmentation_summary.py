@@ -101,8 +101,8 @@ def result(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         sweeps.append(sweep)
     make_run(root / "map-8-3-50" / "default" / "seed-1", "8-3", 1, finished=False)
     out = root / "out"
-    not_run = "300=no machine time"
-    assert load_script().main([*map(str, sweeps), "--out", str(out), "--not-run", not_run]) == 0
+    not_run = ["--not-run", "300=no machine time", "--not-run", "9-4:50=no time"]
+    assert load_script().main([*map(str, sweeps), "--out", str(out), *not_run]) == 0
     summary = json.loads((out / "summary.json").read_text())
     cells = {(c["pair"], c["n_train"], c["detector"], c["augmentation"]): c for c in summary["cells"]}
     regimes = {(r["n_train"], r["detector"]): r for r in summary["regimes"]}
@@ -155,6 +155,7 @@ def test_one_seed_cell_has_no_interval_and_is_left_out(result: dict[str, Any]) -
     assert "unfinished" in runs_out[("8-3", 50, 1)] and "missing" in runs_out[("8-3", 50, 2)]
     assert any(e.get("n_train") == 1000 for e in left_out)
     assert {"what": "N = 300", "n_train": 300, "reason": "no machine time"} in left_out
+    assert {"what": "9-4 N=50", "n_train": 50, "pair": "9-4", "reason": "no time"} in left_out
 
 
 def test_regimes_and_target(result: dict[str, Any]) -> None:
@@ -178,14 +179,14 @@ def test_table_and_figure(result: dict[str, Any]) -> None:
     assert "scripts/augmentation_summary.py" in text
     row = next(line for line in text.splitlines() if line.startswith("| 25 | AnoGAN |"))
     assert "| 0.500 ± 0.000 |" in row and "+0.417 [+0.058, +0.775]" in row and "0.75" in row
-    assert "N = 1000" in text and "- N = 300: no machine time" in text
+    assert "N = 1000" in text and "- N = 300: no machine time" in text and "- 9-4 N=50: no time" in text
     assert "--not-run '300=no machine time'" in text
     assert (result["out"] / "map.png").read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
 
 
 def test_bad_folders_exit_clearly(tmp_path: Path) -> None:
     script = load_script()
-    with pytest.raises(SystemExit, match="N=REASON"):
+    with pytest.raises(SystemExit, match="PAIR"):
         script.main([str(tmp_path / "map-8-3-25"), "--out", str(tmp_path / "o"), "--not-run", "300"])
     with pytest.raises(SystemExit, match="map-8-3-25"):
         script.main([str(tmp_path / "race-8-3"), "--out", str(tmp_path / "out")])

@@ -161,13 +161,20 @@ def test_a_failing_stage_stops_the_run_with_its_own_error(tmp_path: Path) -> Non
     assert tomllib.loads((out / "recipe.toml").read_text())["run"]["jobs"] == 2
 
 
+def _as_from_a_terminal() -> None:
+    """The child hears SIGINT as a terminal's Ctrl-C (a test session started in a script's
+    background inherits SIGINT ignored, and the child would run to the end)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.slow
 def test_ctrl_c_stops_every_stage_at_a_checkpoint_and_resume_finishes(tmp_path: Path) -> None:
     recipe, out, reference = _recipe(tmp_path), tmp_path / "run", tmp_path / "reference"
     args = ["run", recipe, "--out", out, "-q", "--set", "run.jobs=2", "--set", "stages[0].epochs=40"]
     proc = subprocess.Popen(
-        command(*args), env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
+        command(*args), env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=_as_from_a_terminal,
+    )  # fmt: skip
     wait_for(out / "a" / "checkpoints" / "latest.json", proc)
     proc.send_signal(signal.SIGINT)  # the engine alone, as a terminal's Ctrl-C reaches it
     _, err = proc.communicate(timeout=WAIT_S)
