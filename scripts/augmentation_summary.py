@@ -538,8 +538,11 @@ def not_run_notes(items: Sequence[str]) -> list[dict[str, Any]]:
         pair, _, size = where.strip().rpartition(":")
         if not size.isdigit() or not reason.strip() or (pair and not re.fullmatch(r"[^-:]+-[^-:]+", pair)):
             raise SystemExit(f"--not-run {item!r}: expected [PAIR:]N=REASON, e.g. 9-4:100='no machine time'")
-        note = {"what": f"{pair} N={int(size)}" if pair else f"N = {int(size)}", "n_train": int(size)}
-        notes.append({**note, **({"pair": pair} if pair else {}), "reason": reason.strip()})
+        note: dict[str, Any] = {"what": f"{pair} N={int(size)}" if pair else f"N = {int(size)}"}
+        note["n_train"] = int(size)
+        if pair:
+            note["pair"] = pair
+        notes.append({**note, "reason": reason.strip()})
     return notes
 
 

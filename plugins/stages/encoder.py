@@ -232,7 +232,8 @@ class _EncoderTraining:
 
     def _epoch(self, step: EncoderStep, epoch: int, interrupt: DeferredInterrupt) -> bool:
         """Train one epoch from where the state stands; a Ctrl-C mid-epoch checkpoints and stops
-        here, one at its last batch returns True so the epoch's end (monitor, checkpoint) runs first."""
+        here, one at its last batch returns True so the epoch's end (reconstructions, checkpoint)
+        runs first."""
         ctx, state = self.ctx, self.state
         with ctx.progress.task(f"{ctx.name} epoch {epoch + 1}", total=self.steps) as bar:
             bar.advance(state["batch"] if epoch == state["epoch"] else 0)
