@@ -12,8 +12,8 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from ganaug.interfaces import ImageSpec
-from ganaug.plugins import make_plugin_host
+from ganaug.api.interfaces import ImageSpec
+from ganaug.host.loading import make_plugin_host
 
 SIZE = 64  # the benchmark's images: 64x64 grayscale, as in the paper
 
@@ -121,7 +121,7 @@ def current_rss_mb() -> float:
 def reset_peak_rss() -> bool:
     """Reset VmHWM to the current resident set (Linux ``clear_refs`` 5); whether it worked."""
     try:
-        Path("/proc/self/clear_refs").write_text("5")  # a kernel control file, not data: no ganaug.io
+        Path("/proc/self/clear_refs").write_text("5")  # a kernel control file, not data: no ganaug.runtime.io
     except OSError:
         return False
     return True

@@ -21,7 +21,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from ganaug.io import write_json
+from ganaug.runtime.io import write_json
 
 ROOT = Path(__file__).resolve().parents[1]
 

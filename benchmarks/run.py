@@ -19,7 +19,7 @@ from benchmarks.components import bench_iagan_components
 from benchmarks.report import print_report
 from benchmarks.search import bench_early_stop, bench_memory, bench_search
 from benchmarks.train import bench_train
-from ganaug.io import write_json
+from ganaug.runtime.io import write_json
 
 FULL = Settings()
 QUICK = Settings(

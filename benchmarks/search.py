@@ -18,7 +18,7 @@ from benchmarks.common import (
     reset_peak_rss,
     timed,
 )
-from ganaug.networks import frozen
+from ganaug.api.networks import frozen
 from ganaug_plugins.searchers.backprop import BackpropOptions, BackpropSearcher
 
 LAMBDA = 0.2

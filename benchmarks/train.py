@@ -7,7 +7,7 @@ from typing import Any
 import torch
 
 from benchmarks.common import Settings, build_nets, flops_of, queries, timed
-from ganaug.plugins import make_plugin_host
+from ganaug.host.loading import make_plugin_host
 from ganaug_plugins.stages.gan_step import GanStep
 
 

@@ -13,12 +13,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from ganaug import _compat
+
+__version__ = "0.2.0"
+
+_compat.install()
 
 if TYPE_CHECKING:
-    from ganaug.engine import RunResult
-    from ganaug.model import Model
+    from ganaug.apps.model import Model
     from ganaug.recipe.schema import Recipe
+    from ganaug.runner.engine import RunResult
 
 
 def load_recipe(path: str | Path, *, overrides: list[str] | tuple[str, ...] = ()) -> Recipe:
@@ -30,10 +34,10 @@ def load_recipe(path: str | Path, *, overrides: list[str] | tuple[str, ...] = ()
 
 def run(recipe: Recipe | str | Path, **kwargs: Any) -> RunResult:
     """Run a recipe (a loaded one, or a path); keyword arguments as :func:`engine.run_recipe`."""
-    from ganaug.engine import run_recipe
-    from ganaug.plugins import make_plugin_host
+    from ganaug.host.loading import make_plugin_host
     from ganaug.recipe.load import load_recipe as _load
     from ganaug.recipe.schema import Recipe
+    from ganaug.runner.engine import run_recipe
 
     host = kwargs.pop("host", None) or make_plugin_host()  # one host: the recipe is checked against it
     if not isinstance(recipe, Recipe):
@@ -43,8 +47,8 @@ def run(recipe: Recipe | str | Path, **kwargs: Any) -> RunResult:
 
 def load_model(run_dir: str | Path, name: str, **kwargs: Any) -> Model:
     """The trained model of stage ``name`` of a finished run, with ``.generate()`` and ``.score()``;
-    keyword arguments as :func:`ganaug.model.load_model` (``device``, ``scorer``, ``host``)."""
-    from ganaug.model import load_model as _load
+    keyword arguments as :func:`ganaug.apps.model.load_model` (``device``, ``scorer``, ``host``)."""
+    from ganaug.apps.model import load_model as _load
 
     return _load(run_dir, name, **kwargs)
 

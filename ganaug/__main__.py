@@ -1,6 +1,6 @@
 """``python -m ganaug`` (what ``torchrun -m ganaug`` runs)."""
 
-from ganaug.cli import main
+from ganaug.apps.cli import main
 
 if __name__ == "__main__":
     main()

@@ -20,7 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from ganaug.aggregate_report import summary_text  # noqa: E402
+from ganaug.apps.aggregate_report import summary_text  # noqa: E402
 
 DEST = ROOT / "docs" / "results" / "ablation"
 PREFIX = "anogan_iagan_"

@@ -16,8 +16,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ganaug.io import write_json, write_text
-from ganaug.stats import auc
+from ganaug.numeric.stats import auc
+from ganaug.runtime.io import write_json, write_text
 
 _spec = importlib.util.spec_from_file_location(
     "augmentation_summary", Path(__file__).with_name("augmentation_summary.py")

@@ -32,8 +32,8 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
-from ganaug.io import read_json, save_figure, write_json, write_text
-from ganaug.stats import auc, delong, over_seeds
+from ganaug.numeric.stats import auc, delong, over_seeds
+from ganaug.runtime.io import read_json, save_figure, write_json, write_text
 
 PAIRS = ("8-3", "9-4", "7-1")
 SEEDS = (0, 1, 2)

@@ -18,8 +18,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from ganaug.aggregate_report import summary_text
-from ganaug.io import write_json, write_text
+from ganaug.apps.aggregate_report import summary_text
+from ganaug.runtime.io import write_json, write_text
 
 STAGE = "race"
 

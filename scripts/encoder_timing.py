@@ -15,7 +15,7 @@ import time
 
 import torch
 
-from ganaug.interfaces import ImageSpec
+from ganaug.api.interfaces import ImageSpec
 from ganaug.testing import tiny_images
 from ganaug_plugins.models.dcgan.encoder import DcganEncoder
 from ganaug_plugins.models.dcgan.networks import DcganDiscriminator, DcganGenerator

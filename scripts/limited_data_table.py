@@ -25,8 +25,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from ganaug.aggregate_report import summary_text  # noqa: E402
-from ganaug.stats import over_seeds  # noqa: E402
+from ganaug.apps.aggregate_report import summary_text  # noqa: E402
+from ganaug.numeric.stats import over_seeds  # noqa: E402
 
 
 def _runs(sweep: Path) -> list[tuple[int, Path]]:
@@ -138,7 +138,7 @@ def sample_sheet(sweeps: list[Path], seed: int, out: Path) -> Path:
     from matplotlib.figure import Figure
     from PIL import Image
 
-    from ganaug.io import save_figure
+    from ganaug.runtime.io import save_figure
 
     runs = {s: d for sweep in sweeps for s, d in _runs(sweep)}
     models = _recipe_order(sweeps)

@@ -88,7 +88,7 @@ def section_tables(markdown: str, heading: str) -> str:
 
 def ablation_tables(ablation: Path, setting: str) -> list[str]:
     """The quickstart's models over seeds, from the ablation sweep's rows for the same settings."""
-    from ganaug.aggregate_report import summary_text
+    from ganaug.apps.aggregate_report import summary_text
 
     result = json.loads((ablation / "aggregate.json").read_text())
     seeds = sorted({r["seed"] for r in result["runs"]})

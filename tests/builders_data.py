@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from ganaug.context import DataContext
+from ganaug.api.context import DataContext
 
 
 def data_context(tmp: Path, seed: int = 0) -> DataContext:

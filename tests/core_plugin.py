@@ -7,11 +7,11 @@ from typing import Literal
 import attrs
 import torch
 
-from ganaug.hookspecs import Register, hookimpl
-from ganaug.interfaces import DataBundle, ImageSet, StageOutput
-from ganaug.io import write_json
-from ganaug.recipe.schema import ComponentRef, component, stage_ref
-from ganaug.selection import ImageSelection
+from ganaug.api.hookspecs import Register, hookimpl
+from ganaug.api.interfaces import DataBundle, ImageSet, StageOutput
+from ganaug.api.options import ComponentRef, component, stage_ref
+from ganaug.api.selection import ImageSelection
+from ganaug.runtime.io import write_json
 
 
 @attrs.frozen

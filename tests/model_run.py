@@ -12,11 +12,11 @@ from pathlib import Path
 
 import torch
 
-from ganaug.context import DataContext
-from ganaug.engine import run_recipe
-from ganaug.imaging import save_png
-from ganaug.interfaces import ImageSet
-from ganaug.plugins import PluginHost
+from ganaug.api.context import DataContext
+from ganaug.api.interfaces import ImageSet
+from ganaug.host.loading import PluginHost
+from ganaug.kit.imaging import save_png
+from ganaug.runner.engine import run_recipe
 from ganaug.testing import TINY, plugin_host, recipe_from
 
 RECIPE = """
@@ -109,8 +109,8 @@ def make_run(folder: Path) -> Path:
 
 def split_images(run_dir: Path, split: str) -> ImageSet:
     """The run's ``split`` as its data source loads it (same seed, same order)."""
-    from ganaug.building import builder
-    from ganaug.run_stages import run_recipe_of
+    from ganaug.host.registry import builder
+    from ganaug.runner.restore import run_recipe_of
 
     plugins = host()
     recipe = run_recipe_of(run_dir, plugins)

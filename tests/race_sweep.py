@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ganaug.sweep import plan_sweep, write_manifest
+from ganaug.apps.sweep import plan_sweep, write_manifest
 from tests.killhooks.runner import TINY
 
 LABELS = ["3"] * 30 + ["8"] * 30

@@ -1,7 +1,8 @@
 """Recipes: TOML files that describe a whole experiment, structured and checked before running."""
 
+from ganaug.api.options import ComponentRef
 from ganaug.recipe.load import apply_overrides, load_recipe, parse_recipe
-from ganaug.recipe.schema import ComponentRef, Recipe, RunSection, StageSpec
+from ganaug.recipe.schema import Recipe, RunSection, StageSpec
 
 __all__ = [
     "ComponentRef",

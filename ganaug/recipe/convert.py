@@ -19,7 +19,7 @@ from cattrs.errors import (
 )
 from cattrs.gen import make_dict_structure_fn
 
-from ganaug.errors import Problem
+from ganaug.runtime.errors import Problem
 
 
 def describe(value: object) -> str:
@@ -175,7 +175,7 @@ def field_values(
 
 
 def _component_ref(value: Any, _: type) -> Any:
-    from ganaug.recipe.schema import ComponentRef
+    from ganaug.api.options import ComponentRef
 
     if isinstance(value, str):
         return ComponentRef(value)
@@ -267,7 +267,7 @@ def make_converter() -> cattrs.Converter:
     converter.register_unstructure_hook(Path, str)
     converter.register_structure_hook_factory(_is_literal, _literal_hook)
     converter.register_structure_hook_factory(_is_sequence_type, _strict_sequence(converter))
-    from ganaug.recipe.schema import ComponentRef
+    from ganaug.api.options import ComponentRef
 
     converter.register_structure_hook(ComponentRef, _component_ref)
     converter.register_unstructure_hook(ComponentRef, lambda ref: _unstructure_ref(converter, ref))
@@ -312,7 +312,7 @@ def problems_from(exc: BaseException, path: str) -> list[Problem]:
 
 def _unknown(cls: type, key: str, path: str) -> Problem:
     """An unknown key's problem; a field's former name (``renamed_from``) says what replaced it."""
-    from ganaug.recipe.schema import renamed_options
+    from ganaug.api.options import renamed_options
 
     current = renamed_options(cls).get(key)
     return Problem(join(path, key), f"renamed: use {current}" if current else "unknown option")

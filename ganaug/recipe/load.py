@@ -10,9 +10,8 @@ from typing import Any
 
 import attrs
 
-from ganaug.building import builder
-from ganaug.capabilities import DeclaresImage, DeclaresNames
-from ganaug.errors import Problem, RecipeError
+from ganaug.api.capabilities import DeclaresImage, DeclaresNames
+from ganaug.host.registry import Registry, builder
 from ganaug.recipe.convert import describe, join, make_converter, structure
 from ganaug.recipe.resolve import (
     Scope,
@@ -23,7 +22,7 @@ from ganaug.recipe.resolve import (
     resolve_stage,
 )
 from ganaug.recipe.schema import NAME_PATTERN, RESERVED_STAGE_NAMES, Recipe, RunSection, StageSpec
-from ganaug.registry import Registry
+from ganaug.runtime.errors import Problem, RecipeError
 
 TOP_LEVEL = ("run", "data", "stages")
 #: A recipe is a few kilobytes; a larger file is not one (and /dev/zero must not be read forever).
@@ -70,7 +69,7 @@ def _parse(text: str, source: str, overrides: Iterable[str], registry: Registry 
     overrides = tuple(overrides)
     raw = apply_overrides(raw, overrides, problems)
     if registry is None:
-        from ganaug.plugins import make_plugin_host
+        from ganaug.host.loading import make_plugin_host
 
         registry = make_plugin_host().registry
     recipe = _resolve(raw, registry, problems, source)

@@ -12,11 +12,11 @@ from typing import Any
 import attrs
 import cattrs
 
-from ganaug.building import create
-from ganaug.errors import PluginError, Problem
+from ganaug.api.options import ComponentRef
+from ganaug.host.registry import Registry, create
 from ganaug.recipe.convert import describe, field_values, join, structure
-from ganaug.recipe.schema import ComponentRef, StageSpec
-from ganaug.registry import Registry
+from ganaug.recipe.schema import StageSpec
+from ganaug.runtime.errors import PluginError, Problem
 
 
 @attrs.define

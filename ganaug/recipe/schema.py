@@ -1,4 +1,5 @@
-"""The recipe's own sections (run, data, stages) and the field helpers plugin options use."""
+"""The recipe's own sections (run, data, stages); the field helpers plugin options use are in
+:mod:`ganaug.api.options` (re-exported here for the recipe code that reads them)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,36 @@ from typing import Any
 
 import attrs
 
+from ganaug.api.options import (
+    HELP,
+    RENAMED_FROM,
+    ComponentRef,
+    component,
+    components,
+    help_of,
+    option,
+    renamed_options,
+    stage_ref,
+)
+
+__all__ = [
+    "HELP",
+    "RENAMED_FROM",
+    "ComponentRef",
+    "Recipe",
+    "RunSection",
+    "StageSpec",
+    "component",
+    "components",
+    "help_of",
+    "option",
+    "renamed_options",
+    "stage_ref",
+]
+
 DEVICE_PATTERN = re.compile(r"^(auto|cpu|cuda(:\d+)?|mps)$")
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-#: what a run folder holds besides its stage folders (ganaug.rundir, the engine, ganaug export):
+#: what a run folder holds besides its stage folders (ganaug.runner.rundir, the engine, ganaug export):
 #: a stage of one of these names would collide with it
 RESERVED_STAGE_NAMES = frozenset(
     {"run.log", "manifest.json", "recipe.toml", "report.md", "data", "exports", "sweep.json"}
@@ -24,59 +52,6 @@ def _device(_: object, __: attrs.Attribute, value: str) -> None:
 def _name(_: object, __: attrs.Attribute, value: str) -> None:
     if not NAME_PATTERN.match(value):
         raise ValueError(f"expected letters, digits, '_', '-' or '.', got {value!r}")
-
-
-HELP = "help"  # field metadata: the option's one-line description (``ganaug options``, docs)
-RENAMED_FROM = "renamed_from"  # field metadata: former names, answered with "renamed: use <name>"
-
-
-def option(
-    default: Any = attrs.NOTHING,
-    *,
-    help: str,
-    validator: Any = None,
-    factory: Any = None,
-    renamed_from: str | tuple[str, ...] = (),
-    metadata: dict[str, Any] | None = None,
-) -> Any:
-    """An options field with its one-line ``help``; ``renamed_from`` names the field's former
-    names, which a recipe still using them is told to replace."""
-    meta = {**(metadata or {}), HELP: help}
-    if renamed_from:
-        meta[RENAMED_FROM] = (renamed_from,) if isinstance(renamed_from, str) else tuple(renamed_from)
-    if factory is not None:
-        return attrs.field(factory=factory, validator=validator, metadata=meta)
-    return attrs.field(default=default, validator=validator, metadata=meta)
-
-
-def help_of(field: attrs.Attribute) -> str:
-    """The one-line help of an options field ("" when it has none)."""
-    return str(field.metadata.get(HELP, ""))
-
-
-def renamed_options(cls: type) -> dict[str, str]:
-    """``{former name: current name}`` for the fields of the attrs class ``cls``."""
-    if not attrs.has(cls):
-        return {}
-    return {old: field.name for field in attrs.fields(cls) for old in field.metadata.get(RENAMED_FROM, ())}
-
-
-def _meta(key: str, value: Any, help: str | None) -> dict[str, Any]:
-    return {key: value} if help is None else {key: value, HELP: help}
-
-
-@attrs.frozen
-class ComponentRef:
-    """A recipe's reference to a component: its registered name plus its options table.
-
-    ``raw`` holds the table as written; after resolution ``options`` holds the plugin's own
-    structured options instance.
-    """
-
-    name: str
-    raw: dict[str, Any] = attrs.Factory(dict)
-    options: Any = None
-    kind: str = ""
 
 
 @attrs.frozen
@@ -143,31 +118,3 @@ class Recipe:
             if spec.name == name:
                 return spec
         raise KeyError(name)
-
-
-def component(
-    kind: str, default: str | None = None, *, help: str | None = None, **default_options: Any
-) -> Any:
-    """An options field naming a component of ``kind`` (``"generators"``, ...), with a default."""
-    if default is None:
-        return attrs.field(metadata=_meta("component", kind, help))
-    return attrs.field(
-        factory=lambda: ComponentRef(default, dict(default_options)), metadata=_meta("component", kind, help)
-    )
-
-
-def components(kind: str, *defaults: str, help: str | None = None, validator: Any = None) -> Any:
-    """An options field holding an ordered list of components of ``kind``."""
-    return attrs.field(
-        factory=lambda: [ComponentRef(name) for name in defaults],
-        validator=validator,
-        metadata=_meta("component", kind, help),
-    )
-
-
-def stage_ref(
-    produces: str, *, default: Any = attrs.NOTHING, help: str | None = None, validator: Any = None
-) -> Any:
-    """An options field naming an earlier stage (or a list of them) that ``produces`` something
-    (``"model"``, ``"images"``, ``"metrics"``)."""
-    return attrs.field(default=default, validator=validator, metadata=_meta("stage_ref", produces, help))

@@ -12,8 +12,7 @@ import tomli_w
 import torch
 from torch import Tensor, nn
 
-from ganaug.building import create
-from ganaug.capabilities import (
+from ganaug.api.capabilities import (
     DeclaresImage,
     DeclaresNames,
     ObservesDiscriminator,
@@ -22,12 +21,12 @@ from ganaug.capabilities import (
     Stateful,
     UsesEncoder,
 )
-from ganaug.errors import RecipeError
-from ganaug.interfaces import DataBundle, ImageSpec, SearchResult
-from ganaug.plugins import PluginHost
+from ganaug.api.interfaces import DataBundle, ImageSpec, SearchResult
+from ganaug.api.options import ComponentRef
+from ganaug.host.loading import PluginHost
+from ganaug.host.registry import Registry, create
 from ganaug.recipe.convert import make_converter, structure
-from ganaug.recipe.schema import ComponentRef
-from ganaug.registry import Registry
+from ganaug.runtime.errors import RecipeError
 from ganaug.testing.tiny import (
     MEDIUM,
     NET,
@@ -191,7 +190,7 @@ def check_latent_searcher(searcher: Any, image: ImageSpec = SMALL, batch: int = 
 def check_data_source(source: Any, seed: int = 0) -> DataBundle:
     """``load`` gives a :class:`DataBundle` of float32 ``[N, C, H, W]`` images in [-1, 1]
     whose splits and classes agree with ``declared_splits``/``declared_classes`` when given."""
-    from ganaug.context import DataContext
+    from ganaug.api.context import DataContext
 
     with tempfile.TemporaryDirectory() as folder:
         ctx = DataContext(seed, Path(folder) / "cache", Path(folder) / "report", logging.getLogger("test"))

@@ -8,8 +8,8 @@ from collections.abc import Iterable, Iterator
 from types import ModuleType
 from typing import Any
 
-import ganaug.plugins
-from ganaug.plugins import DEFAULT_PLUGINS, PluginHost
+import ganaug.host.loading
+from ganaug.host.loading import DEFAULT_PLUGINS, PluginHost
 
 
 def _named(plugins: Iterable[object]) -> list[tuple[str, object]]:
@@ -33,7 +33,7 @@ def plugin_host(
     Unlike the CLI it ignores ``GANAUG_BLOCK_PLUGINS`` and installed entry points unless asked,
     and it raises when any plugin fails to load instead of only recording why.
     """
-    host = ganaug.plugins.make_plugin_host(
+    host = ganaug.host.loading.make_plugin_host(
         builtins=DEFAULT_PLUGINS if builtins else (),
         entry_points=entry_points,
         extra=_named(plugins),
@@ -52,10 +52,10 @@ def registered(*plugins: object) -> Iterator[None]:
     For in-process tests only (``CliRunner``, ``ganaug.run``); a subprocess sees installed entry
     points alone.
     """
-    import ganaug.cli
-    import ganaug.engine  # imported first, so they bind the original and are patched below
+    import ganaug.apps.cli
+    import ganaug.runner.engine  # imported first, so they bind the original and are patched below
 
-    original = ganaug.plugins.make_plugin_host
+    original = ganaug.host.loading.make_plugin_host
     added = _named(plugins)
 
     def with_plugins(*, extra: Iterable[tuple[str, object]] = (), **kwargs: Any) -> PluginHost:

@@ -11,9 +11,9 @@ import tomli_w
 import torch
 from torch import Tensor, nn
 
-from ganaug.hookspecs import Register, hookimpl
-from ganaug.interfaces import DataBundle, ImageSet, ImageSpec
-from ganaug.plugins import PluginHost
+from ganaug.api.hookspecs import Register, hookimpl
+from ganaug.api.interfaces import DataBundle, ImageSet, ImageSpec
+from ganaug.host.loading import PluginHost
 from ganaug.recipe.schema import Recipe
 
 
@@ -207,6 +207,6 @@ def recipe_from(text: str, host: PluginHost, overrides: Iterable[str] = ()) -> R
 
 def run_text(text: str, host: PluginHost, out: Path, overrides: Iterable[str] = ()) -> Any:
     """Resolve and run recipe text with ``host``'s plugins into ``out``; returns the RunResult."""
-    from ganaug.engine import run_recipe
+    from ganaug.runner.engine import run_recipe
 
     return run_recipe(recipe_from(text, host, overrides), out=Path(out), host=host)

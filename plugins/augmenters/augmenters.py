@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-from ganaug.networks import flat_logits
+from ganaug.api.networks import flat_logits
 from ganaug_plugins.augmenters.ops import Op, apply, policy_ops
 
 

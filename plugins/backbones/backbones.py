@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from ganaug.errors import DataError
-from ganaug.interfaces import ImageSet
+from ganaug.api.interfaces import ImageSet
+from ganaug.runtime.errors import DataError
 from ganaug_plugins.backbones.cnn import FeatureCnn, build_cnn, fit_classifier
 
 

@@ -6,8 +6,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ganaug.device import generator_for
-from ganaug.seeds import derive_seed
+from ganaug.runtime.device import generator_for
+from ganaug.runtime.seeds import derive_seed
 
 
 class FeatureCnn(nn.Module):

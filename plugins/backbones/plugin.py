@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import attrs
 
-from ganaug.hookspecs import Register, hookimpl
-from ganaug.recipe.schema import option
+from ganaug.api.hookspecs import Register, hookimpl
+from ganaug.api.options import option
 from ganaug_plugins.backbones.backbones import ClassifierCnn, RandomCnn
 
 _GE1 = attrs.validators.ge(1)

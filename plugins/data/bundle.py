@@ -11,10 +11,10 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ganaug.context import DataContext
-from ganaug.errors import DataError
-from ganaug.interfaces import DataBundle, ImageSet
-from ganaug.io import write_text
+from ganaug.api.context import DataContext
+from ganaug.api.interfaces import DataBundle, ImageSet
+from ganaug.runtime.errors import DataError
+from ganaug.runtime.io import write_text
 from ganaug_plugins.data.cache import Decoded
 from ganaug_plugins.data.split import interleave
 

@@ -19,9 +19,9 @@ from typing import Any
 import attrs
 import numpy as np
 
-from ganaug.context import DataContext
-from ganaug.errors import RunDirError
-from ganaug.io import atomic_path, file_digest, write_json
+from ganaug.api.context import DataContext
+from ganaug.runtime.errors import RunDirError
+from ganaug.runtime.io import atomic_path, file_digest, write_json
 
 #: Bump when decoding changes in a way that makes older entries wrong.
 FORMAT_VERSION = 1

@@ -17,11 +17,11 @@ import attrs
 import numpy as np
 from torch import Tensor
 
-from ganaug.context import DataContext
-from ganaug.errors import DataError
-from ganaug.interfaces import DataBundle, ImageSpec
-from ganaug.preprocessing import Preprocessing
-from ganaug.recipe.schema import option
+from ganaug.api.context import DataContext
+from ganaug.api.interfaces import DataBundle, ImageSpec
+from ganaug.api.options import option
+from ganaug.api.preprocessing import Preprocessing
+from ganaug.runtime.errors import DataError
 from ganaug_plugins.data.bundle import by_class, make_bundle
 from ganaug_plugins.data.cache import Decoded, cached_decode, content_digest
 from ganaug_plugins.data.idx import resize_all

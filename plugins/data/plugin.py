@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ganaug.hookspecs import Register, hookimpl
+from ganaug.api.hookspecs import Register, hookimpl
 from ganaug_plugins.data.folder import FolderOptions, FolderSource
 from ganaug_plugins.data.idx import IdxOptions, IdxSource
 from ganaug_plugins.data.mnist5k import Mnist5kOptions, Mnist5kSource

@@ -1,6 +1,6 @@
 """New image files read as the built-in sources read their data, and that preprocessing described.
 
-What ``ganaug score`` and ``ganaug generate`` use (:mod:`ganaug.preprocessing`): the same
+What ``ganaug score`` and ``ganaug generate`` use (:mod:`ganaug.api.preprocessing`): the same
 :func:`~.decode.decode_image` and the same uint8 -> [-1, 1] mapping as the sources' own images.
 """
 
@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 from torch import Tensor
 
-from ganaug.preprocessing import Preprocessing
-from ganaug.preprocessing import UnreadableImage as Unreadable
+from ganaug.api.preprocessing import Preprocessing
+from ganaug.kit.images import UnreadableImage as Unreadable
 from ganaug_plugins.data.bundle import to_tensor
 from ganaug_plugins.data.decode import Preprocess, UnreadableImage, decode_image
 
@@ -29,7 +29,7 @@ def gray(size: int) -> Preprocess:
 
 
 def describe(prep: Preprocess, **details: Any) -> Preprocessing:
-    """The :class:`~ganaug.preprocessing.Preprocessing` record of a :class:`~.decode.Preprocess`."""
+    """The :class:`~ganaug.api.preprocessing.Preprocessing` record of a :class:`~.decode.Preprocess`."""
     return Preprocessing(
         size=prep.size,
         channels=prep.channels,

@@ -18,7 +18,7 @@ from typing import Literal
 
 import attrs
 
-from ganaug.errors import DataError
+from ganaug.runtime.errors import DataError
 
 Layout = Literal["pooled", "tree"]
 

@@ -17,8 +17,8 @@ from typing import Any
 
 import attrs
 
-from ganaug.errors import DataError
-from ganaug.seeds import numpy_rng
+from ganaug.runtime.errors import DataError
+from ganaug.runtime.seeds import numpy_rng
 
 REST = "rest"
 ANY_CLASS = "*"

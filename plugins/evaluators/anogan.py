@@ -7,7 +7,7 @@ the search itself. Under ``torchrun`` the test images are split across ranks (``
 ``method`` names the score rows, so several ``anogan`` evaluators with different searchers (random
 starts, the ``encoder`` searcher alone, the encoder plus N steps) stand side by side in one report,
 each with its search time per image in ``metrics.json``. A searcher that starts from an encoder is
-bound to each model's encoder (``ganaug.search.for_model``); a model without one is left out.
+bound to each model's encoder (``ganaug.kit.search.for_model``); a model without one is left out.
 """
 
 from __future__ import annotations
@@ -20,14 +20,14 @@ import attrs
 import torch
 from torch import Tensor
 
-from ganaug.capabilities import Method, recorded_steps
-from ganaug.errors import GanaugError
-from ganaug.figures import plot_search_loss, save_reconstructions
-from ganaug.interfaces import EvalContext, ImageSet, SearchResult
-from ganaug.recipe.schema import ComponentRef, component, option
-from ganaug.recipe.validators import method_name
-from ganaug.scoring import ImageScores, ScoreContext
-from ganaug.search import MissingEncoder, for_model, resumable_search
+from ganaug.api.capabilities import Method, recorded_steps
+from ganaug.api.interfaces import EvalContext, ImageSet, SearchResult
+from ganaug.api.options import ComponentRef, component, option
+from ganaug.api.scoring import ImageScores, ScoreContext
+from ganaug.api.validators import method_name
+from ganaug.kit.figures import plot_search_loss, save_reconstructions
+from ganaug.kit.search import MissingEncoder, for_model, resumable_search
+from ganaug.runtime.errors import GanaugError
 
 METHOD = "anogan"
 INIT_METHOD = "anogan@init"

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import attrs
 
-from ganaug.capabilities import Method
-from ganaug.interfaces import EvalContext
-from ganaug.scoring import ImageScores, ScoreContext
+from ganaug.api.capabilities import Method
+from ganaug.api.interfaces import EvalContext
+from ganaug.api.scoring import ImageScores, ScoreContext
 
 METHOD = "l1-mean"
 

@@ -23,14 +23,14 @@ from sklearn.neighbors import NearestNeighbors
 from sklearn.svm import OneClassSVM
 from torch import Tensor
 
-from ganaug.capabilities import Method
-from ganaug.errors import CheckpointError
-from ganaug.interfaces import EvalContext, ImageSet, TrainedModel
-from ganaug.io import write_tensors
-from ganaug.recipe.schema import ComponentRef, option
-from ganaug.recipe.validators import method_name
-from ganaug.scoring import ImageScores, ScoreContext
-from ganaug.selection import ImageSelection
+from ganaug.api.capabilities import Method
+from ganaug.api.interfaces import EvalContext, ImageSet, TrainedModel
+from ganaug.api.options import ComponentRef, option
+from ganaug.api.scoring import ImageScores, ScoreContext
+from ganaug.api.selection import ImageSelection
+from ganaug.api.validators import method_name
+from ganaug.runtime.errors import CheckpointError
+from ganaug.runtime.io import write_tensors
 from ganaug_plugins.evaluators.anogan import safe_name
 
 FOLDER = "baselines"

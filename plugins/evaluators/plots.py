@@ -1,7 +1,7 @@
 """Figures of the ROC evaluator: ROC curves (paper Fig. 6) and mean score per class (Fig. 7).
 
 Figures are built with ``matplotlib.figure.Figure`` (no pyplot state, Agg rendering) and written
-atomically through :func:`ganaug.io.save_figure`.
+atomically through :func:`ganaug.runtime.io.save_figure`.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
-from ganaug.figures import color as _color
-from ganaug.io import save_figure
+from ganaug.kit.figures import color as _color
+from ganaug.runtime.io import save_figure
 
 
 def plot_roc(curves: Mapping[str, Mapping[str, Any]], path: Path, title: str = "ROC") -> Path:

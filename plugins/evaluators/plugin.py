@@ -3,7 +3,7 @@ one-class SVM), ROC/AUC, sample quality."""
 
 from __future__ import annotations
 
-from ganaug.hookspecs import Register, hookimpl
+from ganaug.api.hookspecs import Register, hookimpl
 from ganaug_plugins.evaluators.anogan import AnoGANEvaluator, AnoGANOptions
 from ganaug_plugins.evaluators.baseline import L1MeanEvaluator, L1MeanOptions
 from ganaug_plugins.evaluators.classical import (

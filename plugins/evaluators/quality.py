@@ -8,11 +8,11 @@ from typing import Any
 import attrs
 import torch
 
-from ganaug.interfaces import EvalContext, ImageSet
-from ganaug.networks import frozen, generate, is_conditional
-from ganaug.recipe.schema import ComponentRef, component, option
-from ganaug.seeds import derive_seed
-from ganaug.selection import ImageSelection
+from ganaug.api.interfaces import EvalContext, ImageSet
+from ganaug.api.networks import frozen, generate, is_conditional
+from ganaug.api.options import ComponentRef, component, option
+from ganaug.api.selection import ImageSelection
+from ganaug.runtime.seeds import derive_seed
 from ganaug_plugins.evaluators.sample_metrics import kid, mean_pairwise_ssim, prdc
 
 _GE1 = attrs.validators.ge(1)

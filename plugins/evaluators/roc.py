@@ -15,10 +15,10 @@ import attrs
 import numpy as np
 from sklearn.metrics import average_precision_score, roc_auc_score, roc_curve
 
-from ganaug.interfaces import EvalContext
-from ganaug.recipe.schema import option
-from ganaug.stats import rank_auc
-from ganaug.thresholds import f1_max
+from ganaug.api.interfaces import EvalContext
+from ganaug.api.options import option
+from ganaug.numeric.stats import rank_auc
+from ganaug.numeric.thresholds import f1_max
 from ganaug_plugins.evaluators.plots import plot_roc, plot_scores_by_class
 
 BLOCK = 200  # bootstrap resamples ranked at once (bounded memory for large test sets)

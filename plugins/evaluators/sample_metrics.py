@@ -8,8 +8,8 @@ import itertools
 import torch
 from torch import Tensor
 
-from ganaug.device import generator_for
-from ganaug.ssim import ssim, to_unit
+from ganaug.numeric.ssim import ssim, to_unit
+from ganaug.runtime.device import generator_for
 
 
 def _mmd2_unbiased(x: Tensor, y: Tensor) -> Tensor:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor
 
-from ganaug.networks import flat_logits
+from ganaug.api.networks import flat_logits
 
 
 class LeastSquaresLoss:

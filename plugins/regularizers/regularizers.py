@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ganaug.networks import flat_logits
+from ganaug.api.networks import flat_logits
 
 
 class R1Penalty:

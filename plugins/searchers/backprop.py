@@ -16,12 +16,12 @@ import torch
 from attrs import validators as v
 from torch import Tensor, nn
 
-from ganaug.device import generator_for
-from ganaug.errors import DivergenceError
-from ganaug.interfaces import SearchResult
-from ganaug.networks import frozen, generate, is_conditional
-from ganaug.progress import Progress
-from ganaug.recipe.schema import option
+from ganaug.api.interfaces import SearchResult
+from ganaug.api.networks import frozen, generate, is_conditional
+from ganaug.api.options import option
+from ganaug.runtime.device import generator_for
+from ganaug.runtime.errors import DivergenceError
+from ganaug.runtime.progress import Progress
 
 
 @attrs.frozen

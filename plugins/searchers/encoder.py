@@ -5,7 +5,7 @@ It wraps a searcher the recipe names (``search``, the built-in ``backprop`` by d
 ``steps = 0``: the encoder's codes scored as they are) and hands it ``z_init = E(x)``; so the score,
 the residual and the history are that searcher's, and ``initial_*`` are the encoder's own. The
 encoder comes from the model searched (``UsesEncoder``): stages and evaluators bind it per model
-with ``ganaug.search.for_model``. Its starting points come from the images, not from a seed, so it
+with ``ganaug.kit.search.for_model``. Its starting points come from the images, not from a seed, so it
 offers no ``ShardableSearcher``: under torchrun every rank encodes and searches all images.
 """
 
@@ -17,11 +17,10 @@ import attrs
 import torch
 from torch import Tensor, nn
 
-from ganaug.building import Builder
-from ganaug.capabilities import RecordsSteps, ShardableSearcher
-from ganaug.errors import GanaugError
-from ganaug.interfaces import SearchResult
-from ganaug.recipe.schema import ComponentRef, component, option
+from ganaug.api.capabilities import RecordsSteps, ShardableSearcher
+from ganaug.api.interfaces import SearchResult
+from ganaug.api.options import Builder, ComponentRef, component, option
+from ganaug.runtime.errors import GanaugError
 
 
 @attrs.frozen

@@ -3,7 +3,7 @@ encoder's one-pass inversion with an optional warm-started search (f-AnoGAN)."""
 
 from __future__ import annotations
 
-from ganaug.hookspecs import Register, hookimpl
+from ganaug.api.hookspecs import Register, hookimpl
 from ganaug_plugins.searchers.backprop import BackpropOptions, BackpropSearcher
 from ganaug_plugins.searchers.encoder import EncoderSearchOptions, encoder_searcher
 

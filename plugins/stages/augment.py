@@ -16,18 +16,18 @@ from typing import Any
 import attrs
 import torch
 
-from ganaug.capabilities import recorded_steps
-from ganaug.context import StageContext
-from ganaug.errors import CheckpointError, DataError
-from ganaug.figures import plot_search_loss
-from ganaug.imaging import from_uint8, load_png, save_grid, save_png, to_uint8
-from ganaug.interfaces import ImageSet, SearchResult, StageOutput
-from ganaug.io import read_json, write_json, write_text
-from ganaug.recipe.schema import ComponentRef, component, option, stage_ref
-from ganaug.search import MissingEncoder, for_model, needs_encoder, resumable_search
-from ganaug.seeds import derive_seed
-from ganaug.selection import ImageSelection
-from ganaug.tables import write_rows_csv
+from ganaug.api.capabilities import recorded_steps
+from ganaug.api.context import StageContext
+from ganaug.api.interfaces import ImageSet, SearchResult, StageOutput
+from ganaug.api.options import ComponentRef, component, option, stage_ref
+from ganaug.api.selection import ImageSelection
+from ganaug.kit.figures import plot_search_loss
+from ganaug.kit.imaging import from_uint8, load_png, save_grid, save_png, to_uint8
+from ganaug.kit.search import MissingEncoder, for_model, needs_encoder, resumable_search
+from ganaug.kit.tables import write_rows_csv
+from ganaug.runtime.errors import CheckpointError, DataError
+from ganaug.runtime.io import read_json, write_json, write_text
+from ganaug.runtime.seeds import derive_seed
 from ganaug_plugins.stages import work
 from ganaug_plugins.stages.conversion import (
     Diversity,

@@ -21,9 +21,9 @@ import torch
 from torch import Tensor
 from torch.optim import Optimizer
 
-from ganaug.capabilities import Stateful
-from ganaug.errors import CheckpointError
-from ganaug.io import write_bytes, write_json, writes_enabled
+from ganaug.api.capabilities import Stateful
+from ganaug.runtime.errors import CheckpointError
+from ganaug.runtime.io import write_bytes, write_json, writes_enabled
 
 FORMAT = 1
 LATEST = "latest.json"
@@ -31,7 +31,7 @@ _NAME = re.compile(r"^step-(\d{8})\.(json|safetensors)$")
 
 
 def stateful(obj: object) -> bool:
-    """Whether ``obj`` offers :class:`~ganaug.capabilities.Stateful` (saved in a checkpoint)."""
+    """Whether ``obj`` offers :class:`~ganaug.api.capabilities.Stateful` (saved in a checkpoint)."""
     return isinstance(obj, Stateful)
 
 

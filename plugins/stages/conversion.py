@@ -18,10 +18,10 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from ganaug.device import generator_for
-from ganaug.interfaces import ImageSet
-from ganaug.networks import frozen, generate
-from ganaug.ssim import ssim, to_unit
+from ganaug.api.interfaces import ImageSet
+from ganaug.api.networks import frozen, generate
+from ganaug.numeric.ssim import ssim, to_unit
+from ganaug.runtime.device import generator_for
 
 
 def copy_scores(queries: Tensor, outputs: Tensor) -> Tensor:

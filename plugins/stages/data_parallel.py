@@ -14,8 +14,8 @@ import torch.distributed as dist
 from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
 
-from ganaug.distributed import World
-from ganaug.networks import is_conditional
+from ganaug.api.networks import is_conditional
+from ganaug.runtime.distributed import World
 
 
 class Replica(DistributedDataParallel):

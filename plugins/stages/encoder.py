@@ -21,15 +21,15 @@ import attrs
 import torch
 from torch.optim import Adam
 
-from ganaug.context import StageContext
-from ganaug.device import generator_for
-from ganaug.errors import CheckpointError, DataError, DivergenceError
-from ganaug.interfaces import ImageSet, StageOutput, TrainedModel
-from ganaug.networks import frozen
-from ganaug.recipe.schema import ComponentRef, component, option, stage_ref
-from ganaug.recipe.validators import finite_positive
-from ganaug.seeds import derive_seed
-from ganaug.selection import ImageSelection
+from ganaug.api.context import StageContext
+from ganaug.api.interfaces import ImageSet, StageOutput, TrainedModel
+from ganaug.api.networks import frozen
+from ganaug.api.options import ComponentRef, component, option, stage_ref
+from ganaug.api.selection import ImageSelection
+from ganaug.api.validators import finite_positive
+from ganaug.runtime.device import generator_for
+from ganaug.runtime.errors import CheckpointError, DataError, DivergenceError
+from ganaug.runtime.seeds import derive_seed
 from ganaug_plugins.stages import work
 from ganaug_plugins.stages.checkpoint import (
     save_checkpoint,

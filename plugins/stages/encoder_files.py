@@ -16,14 +16,14 @@ import safetensors.torch
 import torch
 from torch import Tensor, nn
 
-from ganaug.context import StageContext
-from ganaug.errors import CheckpointError, DataError
-from ganaug.imaging import save_grid
-from ganaug.interfaces import ImageSpec, TrainedModel
-from ganaug.io import read_json, save_figure, write_json, write_tensors, write_text
-from ganaug.networks import generate
-from ganaug.recipe.schema import ComponentRef
-from ganaug.seeds import derive_seed
+from ganaug.api.context import StageContext
+from ganaug.api.interfaces import ImageSpec, TrainedModel
+from ganaug.api.networks import generate
+from ganaug.api.options import ComponentRef
+from ganaug.kit.imaging import save_grid
+from ganaug.runtime.errors import CheckpointError, DataError
+from ganaug.runtime.io import read_json, save_figure, write_json, write_tensors, write_text
+from ganaug.runtime.seeds import derive_seed
 from ganaug_plugins.stages.encoder_step import STATS
 
 INFO, WEIGHTS = "encoder.json", "encoder.safetensors"

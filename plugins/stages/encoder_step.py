@@ -13,7 +13,7 @@ import torch
 from torch import Tensor, nn
 from torch.optim import Optimizer
 
-from ganaug.networks import generate
+from ganaug.api.networks import generate
 
 EncoderLoss = Literal["izi_f", "izi", "ziz"]
 STATS = ("loss", "residual", "feature")
@@ -41,7 +41,7 @@ def ziz_term(encoder: nn.Module, generator: nn.Module, x: Tensor, z: Tensor) -> 
 
 
 class EncoderStep:
-    """Updates E on one batch; G and D must be frozen by the caller (``ganaug.networks.frozen``)."""
+    """Updates E on one batch; G and D must be frozen by the caller (``ganaug.api.networks.frozen``)."""
 
     def __init__(
         self,

@@ -10,17 +10,16 @@ from typing import Any, Literal
 
 import attrs
 
-from ganaug.capabilities import Method, ReadsMethods, ScoringEvaluator
-from ganaug.context import StageContext
-from ganaug.errors import DataError
-from ganaug.interfaces import EvalContext, StageOutput, TrainedModel
-from ganaug.io import read_json, write_json, write_text
-from ganaug.recipe.schema import ComponentRef, components, option, stage_ref
-from ganaug.recipe.validators import not_empty
-from ganaug.registry import closest
-from ganaug.scoring import Scorer
-from ganaug.selection import ImageSelection
-from ganaug.tables import write_scores_csv
+from ganaug.api.capabilities import Method, ReadsMethods, ScoringEvaluator
+from ganaug.api.context import StageContext
+from ganaug.api.interfaces import EvalContext, StageOutput, TrainedModel
+from ganaug.api.options import ComponentRef, components, option, stage_ref
+from ganaug.api.scoring import Scorer
+from ganaug.api.selection import ImageSelection
+from ganaug.api.validators import not_empty
+from ganaug.kit.tables import write_scores_csv
+from ganaug.runtime.errors import DataError, closest
+from ganaug.runtime.io import read_json, write_json, write_text
 from ganaug_plugins.stages import thresholds as fitted
 from ganaug_plugins.stages import work
 from ganaug_plugins.stages.evaluate_report import markdown_report

@@ -8,8 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from ganaug.capabilities import Method
-from ganaug.stats import delong
+from ganaug.api.capabilities import Method
+from ganaug.numeric.stats import delong
 
 
 def _auc(found: Mapping[str, Any] | None, ci: bool = False) -> str:

@@ -17,17 +17,17 @@ import torch
 from torch import Tensor, nn
 from torch.optim import Optimizer
 
-from ganaug.capabilities import (
+from ganaug.api.capabilities import (
     JudgesPairs,
     ObservesDiscriminator,
     PenalisedLoss,
     PenalisedWeighter,
     ReportsFigures,
 )
-from ganaug.device import generator_for
-from ganaug.distributed import World
-from ganaug.networks import flat_logits, generate, without_param_grads
-from ganaug.seeds import derive_seed
+from ganaug.api.networks import flat_logits, generate, without_param_grads
+from ganaug.runtime.device import generator_for
+from ganaug.runtime.distributed import World
+from ganaug.runtime.seeds import derive_seed
 
 STATS = ("d_loss", "g_loss", "weight", "d_real", "d_fake")
 

@@ -17,11 +17,11 @@ import attrs
 import torch
 from torch import Tensor, nn
 
-from ganaug.device import generator_for
-from ganaug.distributed import World
-from ganaug.errors import CheckpointError, DataError, DivergenceError
-from ganaug.interfaces import ImageSet
-from ganaug.seeds import derive_seed
+from ganaug.api.interfaces import ImageSet
+from ganaug.runtime.device import generator_for
+from ganaug.runtime.distributed import World
+from ganaug.runtime.errors import CheckpointError, DataError, DivergenceError
+from ganaug.runtime.seeds import derive_seed
 from ganaug_plugins.stages.checkpoint import (
     checked_position,
     latest_checkpoint,

@@ -10,7 +10,7 @@ from typing import Any
 
 import attrs
 
-from ganaug.io import save_figure, write_text
+from ganaug.runtime.io import save_figure, write_text
 
 #: Columns of ``losses.csv``: 1-based epoch, global step, losses, mean G-loss weight, mean logits,
 #: and (conditional generators, last row of each epoch, else nan) the copy/z-diversity monitor.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ganaug.hookspecs import Register, hookimpl
+from ganaug.api.hookspecs import Register, hookimpl
 from ganaug_plugins.stages.augment import AugmentOptions, AugmentStage
 from ganaug_plugins.stages.encoder import EncoderStage, EncoderStageOptions
 from ganaug_plugins.stages.evaluate import EvaluateOptions, EvaluateStage

@@ -16,15 +16,15 @@ from typing import Any
 
 import numpy as np
 
-from ganaug.capabilities import ScoresImages, ScoringEvaluator
-from ganaug.context import StageContext
-from ganaug.errors import CheckpointError, DataError
-from ganaug.interfaces import EvalContext, ImageSet, TrainedModel
-from ganaug.io import read_json, write_json
-from ganaug.scoring import Scorer
-from ganaug.selection import ImageSelection
-from ganaug.tables import write_scores_csv
-from ganaug.thresholds import Threshold, at_fpr, f1_max, rates
+from ganaug.api.capabilities import ScoresImages, ScoringEvaluator
+from ganaug.api.context import StageContext
+from ganaug.api.interfaces import EvalContext, ImageSet, TrainedModel
+from ganaug.api.scoring import Scorer
+from ganaug.api.selection import ImageSelection
+from ganaug.kit.tables import write_scores_csv
+from ganaug.numeric.thresholds import Threshold, at_fpr, f1_max, rates
+from ganaug.runtime.errors import CheckpointError, DataError
+from ganaug.runtime.io import read_json, write_json
 
 THRESHOLDS, VALIDATION = "thresholds.json", "validation"
 FORMAT = 1

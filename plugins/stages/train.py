@@ -24,13 +24,13 @@ from typing import Any
 
 import attrs
 
-from ganaug.context import StageContext
-from ganaug.errors import DivergenceError
-from ganaug.interfaces import ImageSet, StageOutput
-from ganaug.recipe.schema import ComponentRef, component, components, option
-from ganaug.recipe.validators import finite_positive
-from ganaug.seeds import derive_seed
-from ganaug.selection import ImageSelection
+from ganaug.api.context import StageContext
+from ganaug.api.interfaces import ImageSet, StageOutput
+from ganaug.api.options import ComponentRef, component, components, option
+from ganaug.api.selection import ImageSelection
+from ganaug.api.validators import finite_positive
+from ganaug.runtime.errors import DivergenceError
+from ganaug.runtime.seeds import derive_seed
 from ganaug_plugins.stages import work
 from ganaug_plugins.stages.checkpoint import (
     save_checkpoint,

@@ -18,14 +18,14 @@ import torch
 from torch import Tensor, nn
 from torch.optim import Adam, Optimizer
 
-from ganaug.capabilities import ReportsFigures
-from ganaug.context import StageContext
-from ganaug.errors import CheckpointError, DataError, PluginError
-from ganaug.imaging import save_grid
-from ganaug.interfaces import ImageSet, ImageSpec, TrainedModel
-from ganaug.io import read_json, write_json, write_tensors
-from ganaug.seeds import derive_seed
-from ganaug.selection import ImageSelection
+from ganaug.api.capabilities import ReportsFigures
+from ganaug.api.context import StageContext
+from ganaug.api.interfaces import ImageSet, ImageSpec, TrainedModel
+from ganaug.api.selection import ImageSelection
+from ganaug.kit.imaging import save_grid
+from ganaug.runtime.errors import CheckpointError, DataError, PluginError
+from ganaug.runtime.io import read_json, write_json, write_tensors
+from ganaug.runtime.seeds import derive_seed
 from ganaug_plugins.stages.checkpoint import stateful
 from ganaug_plugins.stages.gan_step import noise
 from ganaug_plugins.stages.loss_log import FIELDS, LossLog

@@ -15,14 +15,14 @@ import math
 import attrs
 import torch
 
-from ganaug.context import StageContext
-from ganaug.imaging import from_uint8, save_grid, save_png, to_uint8
-from ganaug.interfaces import ImageSet, StageOutput
-from ganaug.io import write_json, write_text
-from ganaug.recipe.schema import ComponentRef, component, option
-from ganaug.seeds import derive_seed
-from ganaug.selection import ImageSelection
-from ganaug.tables import write_rows_csv
+from ganaug.api.context import StageContext
+from ganaug.api.interfaces import ImageSet, StageOutput
+from ganaug.api.options import ComponentRef, component, option
+from ganaug.api.selection import ImageSelection
+from ganaug.kit.imaging import from_uint8, save_grid, save_png, to_uint8
+from ganaug.kit.tables import write_rows_csv
+from ganaug.runtime.io import write_json, write_text
+from ganaug.runtime.seeds import derive_seed
 from ganaug_plugins.stages.augment import IMAGES, SUMMARY, TABLE, output_names, restore_images
 from ganaug_plugins.stages.conversion import copy_scores
 

@@ -12,8 +12,8 @@ from typing import Any
 
 import attrs
 
-from ganaug.context import StageContext
-from ganaug.selection import ImageSelection
+from ganaug.api.context import StageContext
+from ganaug.api.selection import ImageSelection
 
 #: image passes per image: a GAN or encoder step (D on real and fake, then G), a search step (G and D)
 TRAIN_PASSES, SEARCH_PASSES = 3.0, 2.0

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import attrs
 
-from ganaug.hookspecs import Register, hookimpl
-from ganaug.recipe.schema import option
+from ganaug.api.hookspecs import Register, hookimpl
+from ganaug.api.options import option
 from ganaug_plugins.trackers.tensorboard import TensorBoardTracker
 
 

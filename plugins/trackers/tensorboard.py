@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from ganaug.errors import PluginError
+from ganaug.runtime.errors import PluginError
 
 EXTRA = "pip install 'ganaug[tensorboard]'"
 

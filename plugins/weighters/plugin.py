@@ -8,9 +8,9 @@ import attrs
 import torch
 from torch import Tensor
 
-from ganaug.hookspecs import Register, hookimpl
-from ganaug.recipe.schema import option
-from ganaug.ssim import ssim, to_unit
+from ganaug.api.hookspecs import Register, hookimpl
+from ganaug.api.options import option
+from ganaug.numeric.ssim import ssim, to_unit
 
 
 @attrs.frozen

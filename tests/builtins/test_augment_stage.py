@@ -11,15 +11,15 @@ import attrs
 import pytest
 import torch
 
-from ganaug.context import DataContext, StageContext
-from ganaug.engine import run_recipe
-from ganaug.errors import DataError
-from ganaug.hookspecs import Register, hookimpl
-from ganaug.imaging import load_png
-from ganaug.interfaces import DataBundle, ImageSet, ImageSpec, StageOutput, TrainedModel
-from ganaug.plugins import make_plugin_host
+from ganaug.api.context import DataContext, StageContext
+from ganaug.api.hookspecs import Register, hookimpl
+from ganaug.api.interfaces import DataBundle, ImageSet, ImageSpec, StageOutput, TrainedModel
+from ganaug.api.selection import ImageSelection
+from ganaug.host.loading import make_plugin_host
+from ganaug.kit.imaging import load_png
 from ganaug.recipe.load import parse_recipe
-from ganaug.selection import ImageSelection
+from ganaug.runner.engine import run_recipe
+from ganaug.runtime.errors import DataError
 from ganaug.testing.toys import SIZE, ConditionalToyGenerator, ConvDiscriminator
 from ganaug_plugins.stages.augment import output_names
 

@@ -13,12 +13,12 @@ import pytest
 import torch
 from sklearn.svm import OneClassSVM
 
-from ganaug.interfaces import EvalContext, ImageSet, ImageSpec, TrainedModel
-from ganaug.plugins import make_plugin_host
-from ganaug.progress import Progress
-from ganaug.recipe.schema import ComponentRef
-from ganaug.scoring import ScoreContext
-from ganaug.selection import ImageSelection
+from ganaug.api.interfaces import EvalContext, ImageSet, ImageSpec, TrainedModel
+from ganaug.api.options import ComponentRef
+from ganaug.api.scoring import ScoreContext
+from ganaug.api.selection import ImageSelection
+from ganaug.host.loading import make_plugin_host
+from ganaug.runtime.progress import Progress
 from ganaug.testing.toys import ConvDiscriminator, SubspaceGenerator
 from ganaug_plugins.backbones.plugin import CnnOptions
 from ganaug_plugins.evaluators.classical import (

@@ -9,8 +9,8 @@ import pytest
 import torch
 from torch import nn
 
-from ganaug.interfaces import ImageSet, ImageSpec
-from ganaug.ssim import ssim, to_unit
+from ganaug.api.interfaces import ImageSet, ImageSpec
+from ganaug.numeric.ssim import ssim, to_unit
 from ganaug.testing.toys import SIZE, ConditionalToyGenerator, ConvDiscriminator, SubspaceGenerator
 from ganaug_plugins.models.iagan.generator import IaganGenerator
 from ganaug_plugins.searchers.backprop import BackpropOptions, BackpropSearcher

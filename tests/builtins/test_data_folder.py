@@ -14,12 +14,12 @@ import pytest
 import torch
 from PIL import Image
 
-from ganaug.errors import DataError, RecipeError
-from ganaug.hookspecs import hookimpl
-from ganaug.plugins import make_plugin_host
+from ganaug.api.hookspecs import hookimpl
+from ganaug.api.selection import ImageSelection
+from ganaug.host.loading import make_plugin_host
 from ganaug.recipe.convert import make_converter, structure
 from ganaug.recipe.load import parse_recipe
-from ganaug.selection import ImageSelection
+from ganaug.runtime.errors import DataError, RecipeError
 from ganaug_plugins.data import folder as folder_module
 from ganaug_plugins.data.decode import Preprocess, UnreadableImage, decode_image
 from ganaug_plugins.data.folder import FolderOptions, FolderSource

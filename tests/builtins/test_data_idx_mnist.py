@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 import torch
 
-from ganaug.errors import DataError
 from ganaug.recipe.convert import make_converter, structure
+from ganaug.runtime.errors import DataError
 from ganaug_plugins.data import mnist5k as mnist_module
 from ganaug_plugins.data.idx import IdxOptions, IdxSource
 from ganaug_plugins.data.mnist5k import Mnist5kOptions, Mnist5kSource

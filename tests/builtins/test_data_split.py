@@ -9,8 +9,8 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from ganaug.errors import DataError
-from ganaug.seeds import numpy_rng
+from ganaug.runtime.errors import DataError
+from ganaug.runtime.seeds import numpy_rng
 from ganaug_plugins.data.split import deal, interleave, split_problems, split_sizes
 
 PAPER_SPLIT = {

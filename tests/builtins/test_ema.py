@@ -12,8 +12,8 @@ import torch
 from torch import Tensor, nn
 
 import ganaug_plugins.stages.train as train
-from ganaug.engine import run_recipe
-from ganaug.errors import RecipeError, RunInterrupted
+from ganaug.runner.engine import run_recipe
+from ganaug.runtime.errors import RecipeError, RunInterrupted
 from ganaug_plugins.stages.checkpoint import latest_checkpoint, load_checkpoint
 from tests.builtins.test_train_stage import (  # noqa: F401 (autouse fixtures)
     CALLS,

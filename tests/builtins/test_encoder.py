@@ -11,11 +11,11 @@ import pytest
 import torch
 from torch import Tensor
 
-from ganaug.capabilities import RecordsSteps, ShardableSearcher, UsesEncoder
-from ganaug.errors import GanaugError, RecipeError
-from ganaug.interfaces import Encoder, ImageSpec, TrainedModel
-from ganaug.networks import frozen
-from ganaug.search import MissingEncoder, for_model
+from ganaug.api.capabilities import RecordsSteps, ShardableSearcher, UsesEncoder
+from ganaug.api.interfaces import Encoder, ImageSpec, TrainedModel
+from ganaug.api.networks import frozen
+from ganaug.kit.search import MissingEncoder, for_model
+from ganaug.runtime.errors import GanaugError, RecipeError
 from ganaug.testing import (
     TINY,
     ConditionalToyGenerator,
@@ -340,7 +340,7 @@ def test_an_augment_stage_searches_from_the_encoder_of_its_model(encoded_run: An
 
 def test_the_encoder_stage_is_restored_on_resume(encoded_run: Any) -> None:
     """A finished encoder stage is loaded from its files: the same encoder weights come back."""
-    from ganaug.engine import run_recipe
+    from ganaug.runner.engine import run_recipe
 
     host = plugin_host(TINY)
     recipe = recipe_from(_encoded_recipe(), host)
@@ -358,7 +358,7 @@ def test_a_loaded_encoder_model_scores_new_images_with_every_method(encoded_run:
     """``ganaug.load_model`` restores the encoder stage (with the train stage it names); its scores
     match the evaluate stage's for the same images."""
     from ganaug import load_model
-    from ganaug.tables import read_scores_csv
+    from ganaug.kit.tables import read_scores_csv
 
     host = plugin_host(TINY)
     model = load_model(encoded_run.run_dir, "enc", device="cpu", host=host)

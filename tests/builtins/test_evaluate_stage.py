@@ -10,14 +10,14 @@ import attrs
 import pytest
 import torch
 
-from ganaug.context import DataContext, StageContext
-from ganaug.engine import run_recipe
-from ganaug.errors import RecipeError
-from ganaug.hookspecs import Register, hookimpl
-from ganaug.interfaces import DataBundle, ImageSet, ImageSpec, StageOutput, TrainedModel
-from ganaug.plugins import make_plugin_host
+from ganaug.api.context import DataContext, StageContext
+from ganaug.api.hookspecs import Register, hookimpl
+from ganaug.api.interfaces import DataBundle, ImageSet, ImageSpec, StageOutput, TrainedModel
+from ganaug.host.loading import make_plugin_host
+from ganaug.kit.tables import read_scores_csv
 from ganaug.recipe.load import parse_recipe
-from ganaug.tables import read_scores_csv
+from ganaug.runner.engine import run_recipe
+from ganaug.runtime.errors import RecipeError
 from ganaug.testing.toys import LATENT, SIZE, ConvDiscriminator, SubspaceGenerator
 
 PER_CLASS = 8

@@ -12,14 +12,14 @@ import torch
 from PIL import Image
 from sklearn.metrics import roc_auc_score
 
-from ganaug.capabilities import Method, ScoringEvaluator
-from ganaug.errors import GanaugError
-from ganaug.interfaces import EvalContext, ImageSet, ImageSpec, TrainedModel
-from ganaug.plugins import make_plugin_host
-from ganaug.progress import Progress
-from ganaug.recipe.schema import ComponentRef
-from ganaug.stats import rank_auc
-from ganaug.tables import read_scores_csv, write_scores_csv
+from ganaug.api.capabilities import Method, ScoringEvaluator
+from ganaug.api.interfaces import EvalContext, ImageSet, ImageSpec, TrainedModel
+from ganaug.api.options import ComponentRef
+from ganaug.host.loading import make_plugin_host
+from ganaug.kit.tables import read_scores_csv, write_scores_csv
+from ganaug.numeric.stats import rank_auc
+from ganaug.runtime.errors import GanaugError
+from ganaug.runtime.progress import Progress
 from ganaug.testing.toys import LATENT, SIZE, ConvDiscriminator, SubspaceGenerator
 from ganaug_plugins.evaluators.anogan import AnoGANEvaluator, AnoGANOptions
 from ganaug_plugins.evaluators.baseline import L1MeanEvaluator, L1MeanOptions

@@ -10,11 +10,11 @@ import pytest
 import torch
 from torch import Tensor, nn
 
-from ganaug.capabilities import ObservesDiscriminator, ReportsFigures, Stateful
-from ganaug.engine import run_recipe
-from ganaug.errors import RecipeError, RunInterrupted
-from ganaug.plugins import make_plugin_host
+from ganaug.api.capabilities import ObservesDiscriminator, ReportsFigures, Stateful
+from ganaug.host.loading import make_plugin_host
 from ganaug.recipe.load import parse_recipe
+from ganaug.runner.engine import run_recipe
+from ganaug.runtime.errors import RecipeError, RunInterrupted
 from ganaug_plugins.augmenters import ops
 from ganaug_plugins.augmenters.augmenters import AdaptiveAugment, DiffAugment, ops_for
 from ganaug_plugins.losses.gan import BceLoss

@@ -7,8 +7,8 @@ import math
 import pytest
 import torch
 
-from ganaug.errors import RecipeError
-from ganaug.plugins import make_plugin_host
+from ganaug.host.loading import make_plugin_host
+from ganaug.runtime.errors import RecipeError
 from ganaug.testing import check_component
 from ganaug_plugins.losses.gan import BceLoss, LeastSquaresLoss
 

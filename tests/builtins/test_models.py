@@ -6,9 +6,9 @@ import pytest
 import torch
 from torch import nn
 
-from ganaug.errors import RecipeError
-from ganaug.interfaces import ImageSpec
-from ganaug.plugins import make_plugin_host
+from ganaug.api.interfaces import ImageSpec
+from ganaug.host.loading import make_plugin_host
+from ganaug.runtime.errors import RecipeError
 from ganaug.testing import check_component
 from ganaug_plugins.models.dcgan.networks import DcganDiscriminator, DcganGenerator
 from ganaug_plugins.models.iagan.blocks import InceptionBlock, ResidualUpBlock, SelfAttention

@@ -8,8 +8,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from torch import Tensor, nn
 
-from ganaug.capabilities import JudgesPairs
-from ganaug.interfaces import ImageSpec
+from ganaug.api.capabilities import JudgesPairs
+from ganaug.api.interfaces import ImageSpec
 from ganaug_plugins.losses.gan import LeastSquaresLoss
 from ganaug_plugins.models.iagan.discriminator import IaganDiscriminator, IaganPairDiscriminator
 from ganaug_plugins.models.iagan.plugin import IaganDiscriminatorOptions, build_discriminator

@@ -10,12 +10,12 @@ import pytest
 import torch
 from torch import Tensor
 
-from ganaug.engine import run_recipe
-from ganaug.errors import DataError
-from ganaug.hookspecs import Register, hookimpl
-from ganaug.interfaces import ImageSet
-from ganaug.plugins import make_plugin_host
+from ganaug.api.hookspecs import Register, hookimpl
+from ganaug.api.interfaces import ImageSet
+from ganaug.host.loading import make_plugin_host
 from ganaug.recipe.load import parse_recipe
+from ganaug.runner.engine import run_recipe
+from ganaug.runtime.errors import DataError
 from ganaug_plugins.backbones.backbones import ClassifierCnn
 from ganaug_plugins.evaluators.sample_metrics import kid, mean_pairwise_ssim, prdc
 from tests.builtins.test_train_stage import BlobOptions, Blobs, _one_thread  # noqa: F401 (autouse)

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import Tensor, nn
 
-from ganaug.plugins import make_plugin_host
+from ganaug.host.loading import make_plugin_host
 from ganaug.recipe.convert import make_converter, structure
 from ganaug_plugins.searchers.backprop import BackpropOptions, BackpropSearcher, recorded_steps
 

@@ -1,4 +1,4 @@
-"""The ``spectral_norm`` switch of the DCGAN and IAGAN networks; ``ganaug.networks.apply_spectral_norm``."""
+"""The ``spectral_norm`` switch of the DCGAN and IAGAN networks (``ganaug.api.networks``)."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils import parametrize
 
-from ganaug.engine import run_recipe
-from ganaug.errors import RecipeError, RunInterrupted
-from ganaug.interfaces import ImageSpec
-from ganaug.networks import SPECTRAL_NORM_LAYERS, apply_spectral_norm, generate
+from ganaug.api.interfaces import ImageSpec
+from ganaug.api.networks import SPECTRAL_NORM_LAYERS, apply_spectral_norm, generate
+from ganaug.runner.engine import run_recipe
+from ganaug.runtime.errors import RecipeError, RunInterrupted
 from ganaug_plugins.models.dcgan.networks import DcganDiscriminator, DcganGenerator
 from ganaug_plugins.models.dcgan.plugin import DcganDiscriminatorOptions, DcganGeneratorOptions
 from ganaug_plugins.models.dcgan.plugin import build_discriminator as build_dcgan_d

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from sklearn.metrics import average_precision_score, f1_score
 
-from ganaug.errors import RecipeError
+from ganaug.numeric.thresholds import Threshold, at_fpr, f1_max, rates
+from ganaug.runtime.errors import RecipeError
 from ganaug.testing import recipe_from
-from ganaug.thresholds import Threshold, at_fpr, f1_max, rates
 from ganaug_plugins.evaluators.roc import roc_metrics
 from ganaug_plugins.stages.thresholds import fit
 from tests.model_run import RECIPE, host

@@ -9,10 +9,10 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ganaug.engine import run_recipe
-from ganaug.errors import DataError
-from ganaug.plugins import make_plugin_host
+from ganaug.host.loading import make_plugin_host
 from ganaug.recipe.load import parse_recipe
+from ganaug.runner.engine import run_recipe
+from ganaug.runtime.errors import DataError
 from ganaug_plugins.stages.loop import Mix
 
 BATCH = 8

@@ -16,13 +16,13 @@ import torch
 from PIL import Image
 from torch import Tensor, nn
 
-from ganaug.context import StageContext
-from ganaug.engine import run_recipe
-from ganaug.errors import CheckpointError, DataError, DivergenceError, RecipeError, RunInterrupted
-from ganaug.hookspecs import Register, hookimpl
-from ganaug.interfaces import DataBundle, ImageSet, ImageSpec, TrainedModel
-from ganaug.plugins import make_plugin_host
+from ganaug.api.context import StageContext
+from ganaug.api.hookspecs import Register, hookimpl
+from ganaug.api.interfaces import DataBundle, ImageSet, ImageSpec, TrainedModel
+from ganaug.host.loading import make_plugin_host
 from ganaug.recipe.load import parse_recipe
+from ganaug.runner.engine import run_recipe
+from ganaug.runtime.errors import CheckpointError, DataError, DivergenceError, RecipeError, RunInterrupted
 from ganaug.testing import TinyDiscriminator, TinyGenerator, TinyNetOptions
 from ganaug_plugins.losses.gan import LeastSquaresLoss
 from ganaug_plugins.models.iagan.discriminator import IaganDiscriminator

@@ -10,11 +10,11 @@ import pytest
 import torch
 from torch import Tensor
 
-from ganaug.engine import run_recipe
-from ganaug.errors import PluginError
-from ganaug.hookspecs import Register, hookimpl
-from ganaug.plugins import make_plugin_host
+from ganaug.api.hookspecs import Register, hookimpl
+from ganaug.host.loading import make_plugin_host
 from ganaug.recipe.load import parse_recipe
+from ganaug.runner.engine import run_recipe
+from ganaug.runtime.errors import PluginError
 from ganaug_plugins.losses.gan import BceLoss
 from ganaug_plugins.stages.gan_step import GanStep
 from tests.builtins.test_limited_data import RECIPE, Recorder, Toy, _batch, _NoWeights

@@ -12,14 +12,14 @@ import attrs
 import pytest
 import torch
 
-from ganaug.context import DataContext, StageContext
-from ganaug.engine import run_recipe
-from ganaug.hookspecs import Register, hookimpl
-from ganaug.imaging import load_png
-from ganaug.interfaces import DataBundle, ImageSet, StageOutput
-from ganaug.plugins import make_plugin_host
+from ganaug.api.context import DataContext, StageContext
+from ganaug.api.hookspecs import Register, hookimpl
+from ganaug.api.interfaces import DataBundle, ImageSet, StageOutput
+from ganaug.api.selection import ImageSelection
+from ganaug.host.loading import make_plugin_host
+from ganaug.kit.imaging import load_png
 from ganaug.recipe.load import parse_recipe
-from ganaug.selection import ImageSelection
+from ganaug.runner.engine import run_recipe
 from ganaug_plugins.augmenters import ops
 from ganaug_plugins.augmenters.plugin import DiffAugmentOptions
 

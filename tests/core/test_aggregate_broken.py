@@ -10,10 +10,10 @@ from pathlib import Path
 import click
 import pytest
 
-from ganaug.aggregate import AggregateError, aggregate
-from ganaug.cli_sweep import MAX_SEEDS, parse_seeds
-from ganaug.errors import RecipeError, RunDirError
-from ganaug.sweep import parse_grid
+from ganaug.apps.aggregate import AggregateError, aggregate
+from ganaug.apps.cli_sweep import MAX_SEEDS, parse_seeds
+from ganaug.apps.sweep import parse_grid
+from ganaug.runtime.errors import RecipeError, RunDirError
 from tests.race_sweep import write_sweep
 
 HEADER = "image,label,model,method,residual,discrimination,score"

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from ganaug.aggregate import aggregate
-from ganaug.stats import over_seeds
+from ganaug.apps.aggregate import aggregate
+from ganaug.numeric.stats import over_seeds
 from tests.race_sweep import LABELS, columns, write_sweep
 
 

@@ -8,8 +8,8 @@ import pytest
 from click.testing import CliRunner
 
 from ganaug import __version__
-from ganaug.cli import cli
-from ganaug.errors import RecipeError
+from ganaug.apps.cli import cli
+from ganaug.runtime.errors import RecipeError
 from tests.core.test_plugin_host import fake_distribution
 from tests.core_plugin import RECIPE
 

@@ -9,8 +9,8 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from ganaug.cli import cli
-from ganaug.thresholds import Threshold
+from ganaug.apps.cli import cli
+from ganaug.numeric.thresholds import Threshold
 from tests.killhooks.runner import TINY
 
 
@@ -55,7 +55,7 @@ def test_a_threshold_that_is_not_a_finite_number_is_refused(value: object) -> No
 def test_folders_list_dangling_links_and_nan_images_as_unreadable(tmp_path: Path) -> None:
     """A folder's links to nothing stay in the list, so reading them names them (test_model_api
     checks they and a NaN image are then skipped and listed, not scored)."""
-    from ganaug.preprocessing import image_files
+    from ganaug.kit.images import image_files
 
     folder = tmp_path / "imgs"
     folder.mkdir()
@@ -69,7 +69,7 @@ def test_folders_list_dangling_links_and_nan_images_as_unreadable(tmp_path: Path
 def test_a_thresholds_file_with_a_non_numeric_threshold_is_named(tmp_path: Path) -> None:
     import json
 
-    from ganaug.errors import CheckpointError
+    from ganaug.runtime.errors import CheckpointError
     from ganaug_plugins.stages.thresholds import read_thresholds
 
     entry = {"value": "high", "rule": "f1-max", "method": "anogan", "positive": "3"}

@@ -13,15 +13,15 @@ import pytest
 import torch
 from torch import Tensor, nn
 
-from ganaug import capabilities
-from ganaug.building import builder, takes_build
-from ganaug.capabilities import Method, ShardableSearcher
-from ganaug.errors import PluginError, RecipeError
-from ganaug.hookspecs import Register, hookimpl
-from ganaug.interfaces import EvalContext, ImageSpec, SearchResult
-from ganaug.networks import generate, output_problems
-from ganaug.progress import Progress
-from ganaug.recipe.schema import ComponentRef, component
+from ganaug.api import capabilities
+from ganaug.api.capabilities import Method, ShardableSearcher
+from ganaug.api.hookspecs import Register, hookimpl
+from ganaug.api.interfaces import EvalContext, ImageSpec, SearchResult
+from ganaug.api.networks import generate, output_problems
+from ganaug.api.options import ComponentRef, component
+from ganaug.host.registry import builder, takes_build
+from ganaug.runtime.errors import PluginError, RecipeError
+from ganaug.runtime.progress import Progress
 from ganaug.testing import (
     TINY,
     TinyDiscriminator,
@@ -213,7 +213,7 @@ class PlainSearcher:
 
 
 def _eval_ctx(tmp_path: Path, searcher: Any) -> EvalContext:
-    from ganaug.interfaces import TrainedModel
+    from ganaug.api.interfaces import TrainedModel
 
     test = tiny_images(3, ("a", "b"), IMAGE.size, 1, 0)
     model = TrainedModel("m", TinyGenerator(image=IMAGE), TinyDiscriminator(image=IMAGE), IMAGE)
@@ -286,7 +286,7 @@ def test_no_builtin_family_imports_another_familys_modules() -> None:
 
 
 def test_conditional_generation_is_written_once() -> None:
-    """'G(z, x) if conditional else G(z)' lives in ganaug.networks.generate only."""
+    """'G(z, x) if conditional else G(z)' lives in ganaug.api.networks.generate only."""
     offenders = [
         str(path.relative_to(ROOT))
         for folder in ("ganaug", "plugins")
@@ -298,23 +298,23 @@ def test_conditional_generation_is_written_once() -> None:
 
 
 def test_ganaug_run_builds_the_plugin_host_once(tmp_path: Path) -> None:
-    import ganaug.plugins
+    import ganaug.host.loading
 
     recipe = tmp_path / "r.toml"
     recipe.write_text(_train())
     calls: list[dict[str, Any]] = []
     with registered(TINY):
-        inner = ganaug.plugins.make_plugin_host
+        inner = ganaug.host.loading.make_plugin_host
 
         def counting(**kwargs: Any) -> Any:
             calls.append(kwargs)
             return inner(**kwargs)
 
-        ganaug.plugins.make_plugin_host = counting  # type: ignore[assignment]
+        ganaug.host.loading.make_plugin_host = counting  # type: ignore[assignment]
         try:
             result = ganaug.run(recipe, out=tmp_path / "run")
         finally:
-            ganaug.plugins.make_plugin_host = inner  # type: ignore[assignment]
+            ganaug.host.loading.make_plugin_host = inner  # type: ignore[assignment]
     assert len(calls) == 1
     assert (result.run_dir / "t" / "done.json").exists()
 

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ganaug.cpu_idle import IdleGate, proc_stat
-from ganaug.run_parallel import _to_start
+from ganaug.runner.parallel import _to_start
+from ganaug.runtime.cpu_idle import IdleGate, proc_stat
 
 STAT = """cpu  {user} 0 {system} {idle} {iowait} 0 0 0 0 0
 cpu0 1 0 1 1 0 0 0 0 0 0

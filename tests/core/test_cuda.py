@@ -28,12 +28,12 @@ from torch import Tensor, nn
 # deterministic run does not depend on which test came first (seed_everything sets it too late then).
 os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
 
-from ganaug import distributed
-from ganaug.engine import run_recipe
-from ganaug.errors import RunInterrupted
-from ganaug.hookspecs import Register, hookimpl
-from ganaug.interfaces import ImageSpec
-from ganaug.tables import read_scores_csv
+from ganaug.api.hookspecs import Register, hookimpl
+from ganaug.api.interfaces import ImageSpec
+from ganaug.kit.tables import read_scores_csv
+from ganaug.runner.engine import run_recipe
+from ganaug.runtime import distributed
+from ganaug.runtime.errors import RunInterrupted
 from ganaug.testing import TINY, plugin_host, recipe_from, tiny_recipe
 from ganaug_plugins.losses.gan import LeastSquaresLoss
 from ganaug_plugins.searchers.backprop import BackpropOptions, BackpropSearcher
@@ -367,7 +367,7 @@ def free_port() -> int:
 
 @pytest.fixture
 def job(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[OneRankJob, torch.device]]:
-    """The process group of a one-rank job joined with ``ganaug.distributed.init``; left after."""
+    """The process group of a one-rank job joined with ``ganaug.runtime.distributed.init``; left after."""
     for key, value in {
         "MASTER_ADDR": "127.0.0.1",
         "MASTER_PORT": str(free_port()),

@@ -9,19 +9,12 @@ from typing import Any
 import attrs
 from click.testing import CliRunner
 
-from ganaug.cli import cli
-from ganaug.describe import markdown, option_rows
-from ganaug.plugins import make_plugin_host
+from ganaug.api.options import ComponentRef, component, help_of, option, renamed_options, stage_ref
+from ganaug.apps.cli import cli
+from ganaug.apps.describe import markdown, option_rows
+from ganaug.host.loading import make_plugin_host
 from ganaug.recipe.convert import make_converter, structure
-from ganaug.recipe.schema import (
-    ComponentRef,
-    RunSection,
-    component,
-    help_of,
-    option,
-    renamed_options,
-    stage_ref,
-)
+from ganaug.recipe.schema import RunSection
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "components.md"
 

@@ -12,8 +12,8 @@ import torch.multiprocessing as mp
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ganaug import distributed
-from ganaug.distributed import World
+from ganaug.runtime import distributed
+from ganaug.runtime.distributed import World
 
 
 @given(st.integers(0, 500), st.integers(1, 9))

@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from ganaug.engine import run_recipe
-from ganaug.errors import RunDirError
-from ganaug.plugins import make_plugin_host
+from ganaug.host.loading import make_plugin_host
 from ganaug.recipe.load import parse_recipe
+from ganaug.runner.engine import run_recipe
+from ganaug.runtime.errors import RunDirError
 from tests.core_plugin import RECIPE, CorePlugin
 
 HOST = make_plugin_host(builtins=(), entry_points=False, extra=[("core", CorePlugin())])
@@ -105,7 +105,7 @@ def test_live_lock_refuses_a_second_run_and_stale_lock_is_taken_over(tmp_path: P
 
 
 def _contend(folder: str, barrier: Any, held: Any, hold_s: float) -> None:
-    from ganaug.rundir import RunDir
+    from ganaug.runner.rundir import RunDir
 
     barrier.wait()
     try:

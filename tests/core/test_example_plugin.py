@@ -11,7 +11,7 @@ from pathlib import Path
 import attrs
 import pytest
 
-from ganaug.plugins import make_plugin_host
+from ganaug.host.loading import make_plugin_host
 from tests.example_env import EXAMPLES, ScratchEnv, install_example, run_own_tests
 
 pytestmark = pytest.mark.slow

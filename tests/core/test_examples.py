@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ganaug.plugins import make_plugin_host
+from ganaug.host.loading import make_plugin_host
 from ganaug.recipe.load import load_recipe
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"

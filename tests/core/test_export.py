@@ -16,11 +16,11 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from ganaug.cli import cli
-from ganaug.export import ATOL, RTOL, Exported, ExportError, export_model, export_networks, load_exported
-from ganaug.interfaces import ImageSpec
-from ganaug.model import Model, load_model
-from ganaug.networks import frozen
+from ganaug.api.interfaces import ImageSpec
+from ganaug.api.networks import frozen
+from ganaug.apps.cli import cli
+from ganaug.apps.export import ATOL, RTOL, Exported, ExportError, export_model, export_networks, load_exported
+from ganaug.apps.model import Model, load_model
 from ganaug.testing import TINY, TinyDiscriminator, TinyGenerator, TinyNetOptions, registered
 from tests.model_run import host, make_run, split_images, write_pngs
 
@@ -143,7 +143,7 @@ def test_cli_export_writes_the_model_and_sidecar(run_dir: Path, tmp_path: Path) 
 def test_a_failed_parity_check_leaves_nothing_under_the_final_name(
     fmt: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import ganaug.export as export
+    import ganaug.apps.export as export
 
     monkeypatch.setattr(export, "differences", lambda ref, out: [(1.0, 1e-6)] * len(ref))
     with pytest.raises(ExportError, match=r"differs by 1 .*nothing written as generator"):
@@ -177,7 +177,7 @@ def test_torchscript_export_over_the_file_size_limit_is_a_clear_error(run_dir: P
     out = tmp_path / "ts"
     code = (
         "import resource, sys; resource.setrlimit(resource.RLIMIT_FSIZE, (10 * 1024, 10 * 1024)); "
-        "from ganaug.cli import main; from ganaug.testing import TINY, registered; "
+        "from ganaug.apps.cli import main; from ganaug.testing import TINY, registered; "
         "sys.argv = ['ganaug'] + sys.argv[1:]\nwith registered(TINY): main()"
     )
     args = ["export", str(run_dir), "--model", "base", "--format", "torchscript", "--out", str(out)]

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from ganaug import io
-from ganaug.errors import RunDirError
-from ganaug.imaging import grid, load_png, save_grid, save_png
+from ganaug.kit.imaging import grid, load_png, save_grid, save_png
+from ganaug.runtime import io
+from ganaug.runtime.errors import RunDirError
 
 
 def test_failed_write_keeps_previous_content_and_leaves_no_temp(tmp_path: Path) -> None:
@@ -83,7 +83,7 @@ def test_a_file_size_limit_is_a_clear_error(tmp_path: Path) -> None:
     code = (
         "import resource, sys\n"
         "resource.setrlimit(resource.RLIMIT_FSIZE, (1000, 1000))\n"
-        "from ganaug import io\nfrom ganaug.errors import RunDirError\n"
+        "from ganaug.runtime import io\nfrom ganaug.runtime.errors import RunDirError\n"
         "try:\n    io.write_bytes(sys.argv[1], b'x' * 5000)\n"
         "except RunDirError as e:\n    print('error:', e)\n"
     )

@@ -16,13 +16,13 @@ import pytest
 from click.testing import CliRunner
 
 import ganaug.testing
-from ganaug import hookspecs, interfaces
-from ganaug.cli import cli
-from ganaug.hookspecs import KINDS
-from ganaug.interfaces import ImageSpec
-from ganaug.plugins import BLOCK_ENV, DEFAULT_PLUGINS, make_plugin_host
+from ganaug.api import hookspecs, interfaces
+from ganaug.api.hookspecs import KINDS
+from ganaug.api.interfaces import ImageSpec
+from ganaug.apps.cli import cli
+from ganaug.host.loading import BLOCK_ENV, DEFAULT_PLUGINS, make_plugin_host
+from ganaug.host.registry import NoOptions
 from ganaug.recipe.convert import make_converter
-from ganaug.registry import NoOptions
 from ganaug.testing import check_component, check_options
 
 ROOT = Path(__file__).resolve().parents[2]

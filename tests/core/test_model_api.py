@@ -13,10 +13,10 @@ import torch
 from PIL import Image
 
 import ganaug
-from ganaug.errors import DataError, RunDirError
-from ganaug.model import ModelError, load_model
-from ganaug.preprocessing import Preprocessing
-from ganaug.tables import read_scores_csv
+from ganaug.api.preprocessing import Preprocessing
+from ganaug.apps.model import ModelError, load_model
+from ganaug.kit.tables import read_scores_csv
+from ganaug.runtime.errors import DataError, RunDirError
 from ganaug.testing import TINY, plugin_host, run_text, tiny_recipe
 from ganaug_plugins.data.decode import Preprocess, decode_image
 from tests.model_run import host, make_run, same_weights, split_images, write_pngs

@@ -13,9 +13,9 @@ import torch
 from click.testing import CliRunner, Result
 from PIL import Image
 
-from ganaug.cli import cli
-from ganaug.imaging import load_png
-from ganaug.model import load_model
+from ganaug.apps.cli import cli
+from ganaug.apps.model import load_model
+from ganaug.kit.imaging import load_png
 from ganaug.testing import TINY, registered
 from tests.model_run import host, make_run, split_images, write_pngs
 
@@ -59,10 +59,10 @@ def test_generate_writes_images_and_their_z(run_dir: Path, tmp_path: Path) -> No
 def test_generate_writes_chunk_by_chunk_with_the_first_chunk_unchanged(
     run_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import ganaug.model
+    import ganaug.apps.model
 
     whole = load_model(run_dir, "base", device="cpu", host=host()).generate(5, seed=2)
-    monkeypatch.setattr(ganaug.model, "Z_CHUNK", 2)
+    monkeypatch.setattr(ganaug.apps.model, "Z_CHUNK", 2)
     out = tmp_path / "gen"
     result = invoke("generate", run_dir, "--stage", "base", "-n", 5, "--seed", 2, "--out", out)
     assert result.exit_code == 0, result.output

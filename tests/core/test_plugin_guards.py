@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from ganaug.cli import cli
-from ganaug.errors import PluginError
-from ganaug.hookspecs import hookimpl
-from ganaug.plugins import BLOCK_ENV, make_plugin_host
+from ganaug.api.hookspecs import hookimpl
+from ganaug.apps.cli import cli
+from ganaug.host.loading import BLOCK_ENV, make_plugin_host
+from ganaug.runtime.errors import PluginError
 from tests.core.test_plugin_host import fake_distribution
 from tests.core_plugin import CorePlugin
 
@@ -26,7 +26,7 @@ QUICKSTART = str(Path(__file__).resolve().parents[2] / "examples" / "quickstart.
 
 #: Registers a generator, then fails in a later hook: the generator must go too (all or nothing).
 RAISES_IN_HOOK = """
-from ganaug.hookspecs import hookimpl
+from ganaug.api.hookspecs import hookimpl
 
 @hookimpl
 def register_generators(register):
@@ -39,7 +39,7 @@ def register_evaluators(register):
 
 #: Takes the built-in loss name ``bce`` (and a name of its own, which must not load either).
 DUPLICATE_BCE = """
-from ganaug.hookspecs import hookimpl
+from ganaug.api.hookspecs import hookimpl
 
 @hookimpl
 def register_gan_losses(register):
@@ -52,7 +52,7 @@ EXITS_AT_IMPORT = "import sys\nsys.exit(0)\n"
 #: Parses the command line when imported, with no arguments of its own: ganaug's argv would fail it.
 PARSES_ARGV = """
 import argparse
-from ganaug.hookspecs import hookimpl
+from ganaug.api.hookspecs import hookimpl
 
 ARGS = argparse.ArgumentParser(prog="argv-plugin").parse_args()
 
@@ -71,7 +71,7 @@ parser.parse_args()
 """
 
 GOOD = """
-from ganaug.hookspecs import hookimpl
+from ganaug.api.hookspecs import hookimpl
 
 @hookimpl
 def register_loss_weighters(register):
@@ -274,7 +274,7 @@ def test_the_same_plugin_passed_again_in_code_is_not_a_failure(site: Path) -> No
 
 
 BRACKETS_IN_REASON = """
-from ganaug.hookspecs import hookimpl
+from ganaug.api.hookspecs import hookimpl
 
 @hookimpl
 def register_generators(register):

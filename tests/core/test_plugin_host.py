@@ -8,10 +8,10 @@ from pathlib import Path
 import attrs
 import pytest
 
-from ganaug.errors import PluginError
-from ganaug.hookspecs import KINDS, hookimpl
-from ganaug.plugins import DEFAULT_PLUGINS, make_plugin_host
-from ganaug.registry import NoOptions, Registry
+from ganaug.api.hookspecs import KINDS, hookimpl
+from ganaug.host.loading import DEFAULT_PLUGINS, make_plugin_host
+from ganaug.host.registry import NoOptions, Registry
+from ganaug.runtime.errors import PluginError
 from tests.core_plugin import CorePlugin
 
 
@@ -30,7 +30,7 @@ def fake_distribution(
 
 GOOD = """
 import attrs
-from ganaug.hookspecs import hookimpl
+from ganaug.api.hookspecs import hookimpl
 
 @attrs.frozen
 class Opts:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from ganaug.plugins import make_plugin_host
+from ganaug.host.loading import make_plugin_host
 from ganaug.recipe.load import load_recipe, recipe_to_dict
-from ganaug.rundir import recipe_hash
+from ganaug.runner.rundir import recipe_hash
 
 ROOT = Path(__file__).resolve().parents[2]
 

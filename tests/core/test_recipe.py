@@ -7,9 +7,9 @@ import tomllib
 import pytest
 import tomli_w
 
-from ganaug.errors import RecipeError
-from ganaug.plugins import make_plugin_host
+from ganaug.host.loading import make_plugin_host
 from ganaug.recipe.load import parse_recipe, recipe_to_dict
+from ganaug.runtime.errors import RecipeError
 from tests.core_plugin import RECIPE, CorePlugin
 
 REGISTRY = make_plugin_host(builtins=(), entry_points=False, extra=[("core", CorePlugin())]).registry
@@ -204,6 +204,6 @@ def test_stage_names_of_the_run_folders_own_files_are_refused(name: str) -> None
 
 def test_reserved_names_cover_the_run_folders_files() -> None:
     from ganaug.recipe.schema import RESERVED_STAGE_NAMES
-    from ganaug.rundir import LOG, MANIFEST, RECIPE
+    from ganaug.runner.rundir import LOG, MANIFEST, RECIPE
 
     assert {LOG, MANIFEST, RECIPE, "report.md", "data"} <= RESERVED_STAGE_NAMES

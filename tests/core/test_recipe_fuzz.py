@@ -10,10 +10,10 @@ import tomli_w
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ganaug.errors import RecipeError
-from ganaug.plugins import make_plugin_host
+from ganaug.host.loading import make_plugin_host
 from ganaug.recipe.load import parse_recipe
 from ganaug.recipe.schema import Recipe
+from ganaug.runtime.errors import RecipeError
 from tests.core_plugin import RECIPE, CorePlugin
 
 REGISTRY = make_plugin_host(builtins=(), entry_points=False, extra=[("core", CorePlugin())]).registry

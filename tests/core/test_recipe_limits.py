@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from ganaug.errors import RecipeError
-from ganaug.plugins import make_plugin_host
+from ganaug.host.loading import make_plugin_host
 from ganaug.recipe.load import parse_recipe
+from ganaug.runtime.errors import RecipeError
 
 REGISTRY = make_plugin_host(entry_points=False).registry
 

@@ -18,13 +18,13 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ganaug.cli import cli
-from ganaug.errors import RecipeError
-from ganaug.hookspecs import Register, hookimpl
-from ganaug.plugins import make_plugin_host
+from ganaug.api.hookspecs import Register, hookimpl
+from ganaug.api.options import ComponentRef, component, stage_ref
+from ganaug.api.selection import ImageSelection
+from ganaug.apps.cli import cli
+from ganaug.host.loading import make_plugin_host
 from ganaug.recipe.load import parse_recipe
-from ganaug.recipe.schema import ComponentRef, component, stage_ref
-from ganaug.selection import ImageSelection
+from ganaug.runtime.errors import RecipeError
 from tests.core_plugin import RECIPE, CorePlugin
 
 
@@ -190,7 +190,7 @@ def test_reported_paths_equal_injected_faults(injected: set[str]) -> None:
 
 
 def test_cli_validate_prints_every_level(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setattr("ganaug.plugins.make_plugin_host", lambda **_: HOST)
+    monkeypatch.setattr("ganaug.host.loading.make_plugin_host", lambda **_: HOST)
     recipe = tmp_path / "recipe.toml"
     recipe.write_text(inject(set(FAULTS)))
     result = CliRunner().invoke(cli, ["validate", str(recipe)])

@@ -16,14 +16,14 @@ import attrs
 import pytest
 from rich.console import Console
 
-from ganaug.console import console_session
-from ganaug.engine import run_recipe
-from ganaug.errors import PluginError, RunDirError
-from ganaug.hookspecs import Register, hookimpl
-from ganaug.interfaces import StageOutput
-from ganaug.plugins import make_plugin_host
+from ganaug.api.hookspecs import Register, hookimpl
+from ganaug.api.interfaces import StageOutput
+from ganaug.host.loading import make_plugin_host
 from ganaug.recipe.load import parse_recipe
-from ganaug.rundir import recipe_changes
+from ganaug.runner.engine import run_recipe
+from ganaug.runner.rundir import recipe_changes
+from ganaug.runtime.console import console_session
+from ganaug.runtime.errors import PluginError, RunDirError
 from ganaug_plugins.stages.checkpoint import latest_checkpoint, load_checkpoint
 from tests.builders_data import tree, truncated_jpeg
 from tests.core_plugin import RECIPE, CorePlugin

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ganaug.plugins import make_plugin_host
+from ganaug.host.loading import make_plugin_host
 from ganaug.recipe.load import parse_recipe
-from ganaug.report import stage_section, write_report
+from ganaug.runner.report import stage_section, write_report
 from tests.core_plugin import RECIPE, CorePlugin
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from ganaug.distributed import World
-from ganaug.search import resumable_search
+from ganaug.kit.search import resumable_search
+from ganaug.runtime.distributed import World
 from ganaug.testing.toys import SIZE, ConvDiscriminator, SubspaceGenerator
 from ganaug_plugins.searchers.backprop import BackpropOptions, BackpropSearcher
 

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from ganaug.engine import run_recipe
-from ganaug.errors import RunDirError
-from ganaug.plugins import make_plugin_host
+from ganaug.host.loading import make_plugin_host
 from ganaug.recipe.load import parse_recipe
+from ganaug.runner.engine import run_recipe
+from ganaug.runtime.errors import RunDirError
 from tests.core_plugin import RECIPE, CorePlugin
 from tests.killhooks.runner import run_cli, temp_files
 
@@ -28,8 +28,8 @@ def test_an_unexpected_error_is_one_line_on_the_console_and_a_traceback_in_run_l
 ) -> None:
     from click.testing import CliRunner
 
-    from ganaug import engine
-    from ganaug.cli import cli
+    from ganaug.apps.cli import cli
+    from ganaug.runner import engine
 
     def broken(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("boom inside ganaug")
@@ -69,7 +69,7 @@ def test_an_unwritable_run_log_is_a_clear_error(tmp_path: Path, monkeypatch: pyt
     import errno
     import os
 
-    from ganaug import rundir
+    from ganaug.runner import rundir
 
     real_open = os.open
 

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from ganaug.cpu_idle import IdleGate
-from ganaug.engine import run_recipe
-from ganaug.plugins import make_plugin_host
+from ganaug.host.loading import make_plugin_host
 from ganaug.recipe.load import load_recipe, parse_recipe
-from ganaug.stage_graph import needs, ready, referenced
+from ganaug.runner.engine import run_recipe
+from ganaug.runner.stage_graph import needs, ready, referenced
+from ganaug.runtime.cpu_idle import IdleGate
 from tests.killhooks.runner import WAIT_S, command, env, metrics, run_cli, wait_for
 
 TRAIN = """

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from ganaug import run_view
-from ganaug.engine import run_recipe
-from ganaug.progress import RichBars
-from ganaug.run_view import RunView, clock, plans
+from ganaug.runner.engine import run_recipe
+from ganaug.runtime import run_view
+from ganaug.runtime.progress import RichBars
+from ganaug.runtime.run_view import RunView, clock, plans
 from ganaug.testing import plugin_host, recipe_from
 from tests.killhooks.runner import TINY, run_cli
 

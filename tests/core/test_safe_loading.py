@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from ganaug.engine import run_recipe
-from ganaug.errors import CheckpointError
-from ganaug.plugins import make_plugin_host
+from ganaug.host.loading import make_plugin_host
 from ganaug.recipe.load import parse_recipe
+from ganaug.runner.engine import run_recipe
+from ganaug.runtime.errors import CheckpointError
 from tests.killhooks.runner import ROOT, TINY
 
 HOST = make_plugin_host()

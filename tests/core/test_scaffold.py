@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from ganaug.cli import cli
-from ganaug.scaffold import DEFAULT_KIND, KINDS, names_for, scaffold
+from ganaug.apps.cli import cli
+from ganaug.apps.scaffold import DEFAULT_KIND, KINDS, names_for, scaffold
 from ganaug.testing import check_component, plugin_host
 
 ALL_KINDS = sorted(KINDS)
@@ -42,7 +42,7 @@ def test_names_derived_from_the_plugin_name() -> None:
 
 
 def test_every_template_is_written_and_every_file_has_a_template() -> None:
-    folder = Path(importlib.import_module("ganaug.templates").__file__).parent
+    folder = Path(importlib.import_module("ganaug.apps.templates").__file__).parent
     used = {template for kind in KINDS.values() for template in kind.files().values()}
     assert {p.name for p in folder.glob("*.tmpl")} == used
 

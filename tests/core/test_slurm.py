@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ganaug.slurm import SweepJob
+from ganaug.apps.slurm import SweepJob
 from tests.killhooks.runner import TINY, run_cli
 
 SHORT = TINY.replace("epochs = 3", "epochs = 1").replace("epochs = 2", "epochs = 1")

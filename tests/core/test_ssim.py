@@ -7,9 +7,9 @@ import pytest
 import torch
 from skimage.metrics import structural_similarity
 
-from ganaug.errors import RecipeError
-from ganaug.plugins import make_plugin_host
-from ganaug.ssim import gaussian_window, ssim, to_unit
+from ganaug.host.loading import make_plugin_host
+from ganaug.numeric.ssim import gaussian_window, ssim, to_unit
+from ganaug.runtime.errors import RecipeError
 from ganaug.testing import check_component
 from ganaug_plugins.weighters.plugin import NoWeighter, SsimWeighter
 

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from scipy import stats as sps
 from sklearn.metrics import roc_auc_score
 
-from ganaug.stats import auc, delong, over_seeds, paired_bootstrap
+from ganaug.numeric.stats import auc, delong, over_seeds, paired_bootstrap
 
 
 def _brute_delong(a: np.ndarray, b: np.ndarray, y: np.ndarray) -> tuple[float, float]:

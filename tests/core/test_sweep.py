@@ -11,10 +11,10 @@ import pytest
 from PIL import Image
 from sklearn.metrics import roc_auc_score
 
-from ganaug.aggregate import aggregate
-from ganaug.cli_sweep import parse_seeds
-from ganaug.errors import RecipeError, RunDirError
-from ganaug.sweep import check_consistent, parse_grid, plan_sweep, settings_of, split_values
+from ganaug.apps.aggregate import aggregate
+from ganaug.apps.cli_sweep import parse_seeds
+from ganaug.apps.sweep import check_consistent, parse_grid, plan_sweep, settings_of, split_values
+from ganaug.runtime.errors import RecipeError, RunDirError
 from tests.killhooks.runner import TINY, run_cli
 
 GRID = "stages.base.epochs=2,3"
@@ -132,7 +132,7 @@ def test_sweep_killed_then_resumed_and_aggregated(recipe: Path, tmp_path: Path) 
 
 def test_aggregate_auc_matches_sklearn_on_a_written_run(recipe: Path, tmp_path: Path) -> None:
     """Aggregation reads scores.csv itself: check it against sklearn on hand-written scores."""
-    from ganaug.sweep import write_manifest
+    from ganaug.apps.sweep import write_manifest
 
     plan = plan_sweep(recipe, [0], out=tmp_path / "s")
     write_manifest(plan)

@@ -12,10 +12,10 @@ import pytest
 import safetensors.torch
 import torch
 
-from ganaug.engine import run_recipe
-from ganaug.errors import CheckpointError
-from ganaug.plugins import make_plugin_host
+from ganaug.host.loading import make_plugin_host
 from ganaug.recipe.load import parse_recipe
+from ganaug.runner.engine import run_recipe
+from ganaug.runtime.errors import CheckpointError
 from ganaug_plugins.stages.checkpoint import latest_checkpoint
 from tests.killhooks.runner import TINY
 
@@ -130,7 +130,7 @@ def test_a_final_file_changed_after_its_stage_finished_is_refused(
 ) -> None:
     """done.json keeps the SHA-256 of every final file: a replaced or edited one is named on resume
     and when the model is loaded, before anything trusts it."""
-    from ganaug.model import load_model
+    from ganaug.apps.model import load_model
 
     run = _copy(finished, tmp_path, ("eval",), digests=True)
     target = run / name
@@ -184,7 +184,7 @@ def test_a_position_out_of_range_is_refused(
 
 
 def test_run_files_of_the_wrong_shape_or_type_are_named(finished: Path, tmp_path: Path) -> None:
-    from ganaug.errors import RunDirError
+    from ganaug.runtime.errors import RunDirError
 
     deep = "[" * 100_000 + "]" * 100_000
     cases = [

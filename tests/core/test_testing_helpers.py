@@ -15,13 +15,13 @@ import torch
 from click.testing import CliRunner
 from torch import Tensor, nn
 
-import ganaug.engine
-import ganaug.plugins
-from ganaug.cli import cli
-from ganaug.errors import RecipeError
-from ganaug.hookspecs import Register, hookimpl
-from ganaug.interfaces import DataBundle, ImageSpec, SearchResult, StageOutput
-from ganaug.recipe.schema import component
+import ganaug.host.loading
+import ganaug.runner.engine
+from ganaug.api.hookspecs import Register, hookimpl
+from ganaug.api.interfaces import DataBundle, ImageSpec, SearchResult, StageOutput
+from ganaug.api.options import component
+from ganaug.apps.cli import cli
+from ganaug.runtime.errors import RecipeError
 from ganaug.testing import (
     TINY,
     TinyDiscriminator,
@@ -251,13 +251,15 @@ def test_plugin_host_raises_for_a_misspelt_hook() -> None:
 
 
 def test_registered_reaches_the_cli_and_is_undone() -> None:
-    original = ganaug.plugins.make_plugin_host
+    original = ganaug.host.loading.make_plugin_host
     with registered(TINY):
-        assert ganaug.engine.make_plugin_host is not original
+        assert ganaug.runner.engine.make_plugin_host is not original
         shown = CliRunner().invoke(cli, ["plugins"])
     assert shown.exit_code == 0, shown.output
     assert "ganaug.testing:tiny" in shown.output and "data_sources: tiny" in shown.output
-    assert ganaug.plugins.make_plugin_host is original and ganaug.engine.make_plugin_host is original
+    assert (
+        ganaug.host.loading.make_plugin_host is original and ganaug.runner.engine.make_plugin_host is original
+    )
     after = CliRunner().invoke(cli, ["plugins"])
     assert "ganaug.testing:tiny" not in after.output
 

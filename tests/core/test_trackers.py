@@ -10,12 +10,12 @@ from typing import Any
 import attrs
 import pytest
 
-from ganaug.engine import run_recipe
-from ganaug.errors import PluginError
-from ganaug.hookspecs import Register, hookimpl
-from ganaug.plugins import make_plugin_host
+from ganaug.api.hookspecs import Register, hookimpl
+from ganaug.api.tracking import Trackers, numeric_leaves
+from ganaug.host.loading import make_plugin_host
 from ganaug.recipe.load import parse_recipe
-from ganaug.tracking import Trackers, numeric_leaves
+from ganaug.runner.engine import run_recipe
+from ganaug.runtime.errors import PluginError
 from tests.killhooks.runner import ROOT, TINY
 
 TRACKED = TINY.replace('device = "cpu"', 'device = "cpu"\ntrackers = ["tensorboard"]')
@@ -127,10 +127,10 @@ def test_no_optional_extra_is_imported_unless_asked(tmp_path: Path) -> None:
     recipe = tmp_path / "tiny.toml"
     recipe.write_text(TINY.replace("epochs = 3", "epochs = 1").replace("epochs = 2", "epochs = 1"))
     code = (
-        "import sys; from ganaug.cli import main\n"
+        "import sys; from ganaug.apps.cli import main\n"
         "sys.argv = ['ganaug', 'run', sys.argv[1], '--out', sys.argv[2], '--quiet']\n"
         "try: main()\nexcept SystemExit: pass\n"
-        "import ganaug.sweep, ganaug.aggregate\n"
+        "import ganaug.apps.sweep, ganaug.apps.aggregate\n"
         "bad = [m for m in ('tensorboard', 'torch.utils.tensorboard', 'submitit') if m in sys.modules]\n"
         "print('imported:', bad)"
     )

@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import ganaug.io
+import ganaug.runtime.io
 
 
 def die() -> None:
@@ -37,7 +37,7 @@ def die() -> None:
 
 
 def _patch_writes(glob: str, nth: int, action: Callable[[], None]) -> None:
-    original = ganaug.io.atomic_path
+    original = ganaug.runtime.io.atomic_path
     seen = {"n": 0}
 
     @contextlib.contextmanager
@@ -49,7 +49,7 @@ def _patch_writes(glob: str, nth: int, action: Callable[[], None]) -> None:
                 if seen["n"] == nth:
                     action()
 
-    ganaug.io.atomic_path = atomic_path  # type: ignore[assignment]
+    ganaug.runtime.io.atomic_path = atomic_path  # type: ignore[assignment]
 
 
 def _enospc() -> None:
@@ -142,7 +142,7 @@ def install(spec: str) -> None:
 
 def main() -> None:
     install(os.environ.get("GANAUG_KILL", ""))
-    from ganaug.cli import main as cli_main
+    from ganaug.apps.cli import main as cli_main
 
     sys.argv[0] = "ganaug"
     cli_main()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from ganaug.interfaces import ImageSpec
+from ganaug.api.interfaces import ImageSpec
 from ganaug_plugins.models.dcgan.networks import _layers, init_weights
 
 

@@ -12,8 +12,8 @@ import math
 
 from torch import Tensor, nn
 
-from ganaug.interfaces import ImageSpec
-from ganaug.networks import apply_spectral_norm
+from ganaug.api.interfaces import ImageSpec
+from ganaug.api.networks import apply_spectral_norm
 
 
 def _layers(image: ImageSpec) -> int:

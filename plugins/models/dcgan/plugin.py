@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import attrs
 
-from ganaug.hookspecs import Register, hookimpl
-from ganaug.interfaces import ImageSpec
-from ganaug.recipe.schema import option
+from ganaug.api.hookspecs import Register, hookimpl
+from ganaug.api.interfaces import ImageSpec
+from ganaug.api.options import option
 from ganaug_plugins.models.dcgan.encoder import DcganEncoder
 from ganaug_plugins.models.dcgan.networks import DcganDiscriminator, DcganGenerator
 

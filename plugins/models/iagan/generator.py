@@ -15,8 +15,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from ganaug.interfaces import ImageSpec
-from ganaug.networks import apply_spectral_norm
+from ganaug.api.interfaces import ImageSpec
+from ganaug.api.networks import apply_spectral_norm
 from ganaug_plugins.models.iagan.blocks import (
     SLOPE,
     DownBlock,

@@ -5,9 +5,9 @@ from __future__ import annotations
 import attrs
 from attrs import validators as v
 
-from ganaug.hookspecs import Register, hookimpl
-from ganaug.interfaces import ImageSpec
-from ganaug.recipe.schema import option
+from ganaug.api.hookspecs import Register, hookimpl
+from ganaug.api.interfaces import ImageSpec
+from ganaug.api.options import option
 from ganaug_plugins.models.iagan.discriminator import IaganDiscriminator, IaganPairDiscriminator
 from ganaug_plugins.models.iagan.generator import IaganGenerator
 

@@ -10,12 +10,12 @@ from ganaug_search_restarts import RestartsOptions, RestartsSearcher, wrap
 from ganaug_search_restarts import plugin as restarts_plugin
 from torch import Tensor, nn
 
-from ganaug.capabilities import RecordsSteps, ShardableSearcher
-from ganaug.errors import RecipeError
-from ganaug.hookspecs import Register, hookimpl
-from ganaug.interfaces import ImageSpec, SearchResult
-from ganaug.recipe.schema import ComponentRef
-from ganaug.seeds import derive_seed
+from ganaug.api.capabilities import RecordsSteps, ShardableSearcher
+from ganaug.api.hookspecs import Register, hookimpl
+from ganaug.api.interfaces import ImageSpec, SearchResult
+from ganaug.api.options import ComponentRef
+from ganaug.runtime.errors import RecipeError
+from ganaug.runtime.seeds import derive_seed
 from ganaug.testing import (
     TINY,
     TinyDiscriminator,

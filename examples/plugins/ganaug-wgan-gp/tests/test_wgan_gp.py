@@ -9,8 +9,8 @@ from ganaug_wgan_gp import WganGp, WganGpOptions
 from ganaug_wgan_gp import plugin as wgan_plugin
 from torch import Tensor, nn
 
-from ganaug.errors import RecipeError
-from ganaug.interfaces import ImageSpec
+from ganaug.api.interfaces import ImageSpec
+from ganaug.runtime.errors import RecipeError
 from ganaug.testing import (
     TINY,
     TinyDiscriminator,

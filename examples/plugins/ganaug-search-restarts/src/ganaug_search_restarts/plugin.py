@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ganaug.hookspecs import Register, hookimpl
+from ganaug.api.hookspecs import Register, hookimpl
 from ganaug_search_restarts.searcher import RestartsOptions, restarts_searcher
 
 

@@ -15,11 +15,10 @@ import attrs
 import torch
 from torch import Tensor, nn
 
-from ganaug.building import Builder
-from ganaug.capabilities import RecordsSteps, ShardableSearcher
-from ganaug.interfaces import SearchResult
-from ganaug.recipe.schema import ComponentRef, component, option
-from ganaug.seeds import derive_seed
+from ganaug.api.capabilities import RecordsSteps, ShardableSearcher
+from ganaug.api.interfaces import SearchResult
+from ganaug.api.options import Builder, ComponentRef, component, option
+from ganaug.runtime.seeds import derive_seed
 
 
 @attrs.frozen

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ganaug.hookspecs import Register, hookimpl
+from ganaug.api.hookspecs import Register, hookimpl
 from ganaug_wgan_gp.loss import WganGp, WganGpOptions
 
 

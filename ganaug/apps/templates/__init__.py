@@ -1,0 +1,1 @@
+"""Templates of ``ganaug new-plugin`` (see :mod:`ganaug.apps.scaffold`); data files, no code."""

@@ -1,1 +1,0 @@
-"""Templates of ``ganaug new-plugin`` (see :mod:`ganaug.scaffold`); data files, no code."""
