@@ -68,6 +68,11 @@ MOVED: dict[str, tuple[str, ...]] = {
     "ganaug.templates": ("ganaug.apps.templates",),
     "ganaug.thresholds": ("ganaug.numeric.thresholds",),
     "ganaug.tracking": ("ganaug.api.tracking",),
+    # the built-in stages' training helpers, now the kit's trainer skeleton
+    "ganaug_plugins.stages.checkpoint": ("ganaug.kit.training.checkpoint",),
+    "ganaug_plugins.stages.data_parallel": ("ganaug.kit.training.data_parallel",),
+    "ganaug_plugins.stages.interrupt": ("ganaug.kit.training.interrupt",),
+    "ganaug_plugins.stages.loop": ("ganaug.kit.training.epochs",),
 }
 
 

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from ganaug.api.networks import output_problems
-from ganaug.api.records import DataBundle, ImageSet, ImageSpec, StageOutput
+from ganaug.api.records import DataBundle, EvalContext, ImageSet, ImageSpec, StageOutput, TrainedModel
 from ganaug.api.selection import ImageSelection
 from ganaug.api.tracking import Trackers
 from ganaug.runtime.distributed import World
@@ -90,6 +90,25 @@ class StageContext:
             images = images.subset(range(min(selection.limit, len(images))))
         extra = [self.output(name).images for name in selection.add]
         return ImageSet.concat([images, *[e for e in extra if e is not None]])
+
+    def eval_context(
+        self, models: dict[str, TrainedModel], test: ImageSet, positive: str, dir: Path | None = None
+    ) -> EvalContext:
+        """What an evaluator sees when this stage scores ``test`` with ``models`` (files under
+        ``dir``, default the stage's folder): the stage's device, seed, log, builder and world."""
+        return EvalContext(
+            models=models,
+            test=test,
+            positive=positive,
+            dir=dir if dir is not None else self.dir,
+            device=self.device,
+            seed=self.seed,
+            log=self.log,
+            progress=self.progress,
+            build=self.build,
+            world=self.world,
+            select=self.select,
+        )
 
     def output(self, stage: str) -> StageOutput:
         return self.outputs[stage]

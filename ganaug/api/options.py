@@ -28,9 +28,7 @@ def option(
 ) -> Any:
     """An options field with its one-line ``help``; ``renamed_from`` names the field's former
     names, which a recipe still using them is told to replace."""
-    meta = {**(metadata or {}), HELP: help}
-    if renamed_from:
-        meta[RENAMED_FROM] = (renamed_from,) if isinstance(renamed_from, str) else tuple(renamed_from)
+    meta = _meta(None, None, help, renamed_from, metadata)
     if factory is not None:
         return attrs.field(factory=factory, validator=validator, metadata=meta)
     return attrs.field(default=default, validator=validator, metadata=meta)
@@ -48,8 +46,22 @@ def renamed_options(cls: type) -> dict[str, str]:
     return {old: field.name for field in attrs.fields(cls) for old in field.metadata.get(RENAMED_FROM, ())}
 
 
-def _meta(key: str, value: Any, help: str | None) -> dict[str, Any]:
-    return {key: value} if help is None else {key: value, HELP: help}
+def _meta(
+    key: str | None,
+    value: Any,
+    help: str | None,
+    renamed_from: str | tuple[str, ...] = (),
+    metadata: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A field's metadata: ``key: value`` (what the field refers to), its help, its former names."""
+    meta = dict(metadata or {})
+    if key is not None:
+        meta[key] = value
+    if help is not None:
+        meta[HELP] = help
+    if renamed_from:
+        meta[RENAMED_FROM] = (renamed_from,) if isinstance(renamed_from, str) else tuple(renamed_from)
+    return meta
 
 
 @attrs.frozen
@@ -67,28 +79,47 @@ class ComponentRef:
 
 
 def component(
-    kind: str, default: str | None = None, *, help: str | None = None, **default_options: Any
+    kind: str,
+    default: str | None = None,
+    *,
+    help: str | None = None,
+    renamed_from: str | tuple[str, ...] = (),
+    **default_options: Any,
 ) -> Any:
-    """An options field naming a component of ``kind`` (``"generators"``, ...), with a default."""
+    """An options field naming a component of ``kind`` (``"generators"``, ...), with a default;
+    ``renamed_from`` as for :func:`option`."""
+    meta = _meta("component", kind, help, renamed_from)
     if default is None:
-        return attrs.field(metadata=_meta("component", kind, help))
-    return attrs.field(
-        factory=lambda: ComponentRef(default, dict(default_options)), metadata=_meta("component", kind, help)
-    )
+        return attrs.field(metadata=meta)
+    return attrs.field(factory=lambda: ComponentRef(default, dict(default_options)), metadata=meta)
 
 
-def components(kind: str, *defaults: str, help: str | None = None, validator: Any = None) -> Any:
-    """An options field holding an ordered list of components of ``kind``."""
+def components(
+    kind: str,
+    *defaults: str,
+    help: str | None = None,
+    validator: Any = None,
+    renamed_from: str | tuple[str, ...] = (),
+) -> Any:
+    """An options field holding an ordered list of components of ``kind``; ``renamed_from`` as for
+    :func:`option`."""
     return attrs.field(
         factory=lambda: [ComponentRef(name) for name in defaults],
         validator=validator,
-        metadata=_meta("component", kind, help),
+        metadata=_meta("component", kind, help, renamed_from),
     )
 
 
 def stage_ref(
-    produces: str, *, default: Any = attrs.NOTHING, help: str | None = None, validator: Any = None
+    produces: str,
+    *,
+    default: Any = attrs.NOTHING,
+    help: str | None = None,
+    validator: Any = None,
+    renamed_from: str | tuple[str, ...] = (),
 ) -> Any:
     """An options field naming an earlier stage (or a list of them) that ``produces`` something
-    (``"model"``, ``"images"``, ``"metrics"``)."""
-    return attrs.field(default=default, validator=validator, metadata=_meta("stage_ref", produces, help))
+    (``"model"``, ``"images"``, ``"metrics"``); ``renamed_from`` as for :func:`option`."""
+    return attrs.field(
+        default=default, validator=validator, metadata=_meta("stage_ref", produces, help, renamed_from)
+    )

@@ -146,12 +146,34 @@ class StageOutput:
     files: list[Path] = attrs.Factory(list)
 
 
+#: the score table's columns (``EvalContext.scores`` rows, ``scores.csv``), in order
+SCORE_COLUMNS = ("image", "label", "model", "method", "residual", "discrimination", "score")
+
+
+@attrs.frozen
+class ScoreRow:
+    """One row of the score table: one test image scored by one method of one model (higher =
+    more anomalous); ``residual`` and ``discrimination`` are the score's terms where it has them."""
+
+    image: str
+    label: str
+    model: str
+    method: str
+    score: float
+    residual: float | None = None
+    discrimination: float | None = None
+
+    def as_row(self) -> dict[str, Any]:
+        """The row as the score table holds it: :data:`SCORE_COLUMNS`, in order."""
+        return {column: getattr(self, column) for column in SCORE_COLUMNS}
+
+
 @attrs.define
 class EvalContext:
     """What an evaluator sees: the trained models, the test images, and the shared score table.
 
-    ``scores`` rows are dicts with keys ``image, label, model, method, residual,
-    discrimination, score``; scoring evaluators append rows, metric evaluators read them.
+    ``scores`` rows are dicts of :data:`SCORE_COLUMNS`; scoring evaluators add them with
+    :meth:`add_scores` (one per test image), metric evaluators read them.
     """
 
     models: dict[str, TrainedModel]
@@ -171,3 +193,28 @@ class EvalContext:
     select: Callable[..., ImageSet] | None = None
     #: Markdown lines an evaluator adds to the stage's ``report.md`` (a table of its own, say)
     sections: list[str] = attrs.Factory(list)
+
+    def add_scores(
+        self,
+        model: str,
+        method: str,
+        score: Sequence[float] | Tensor,
+        residual: Sequence[float] | Tensor | None = None,
+        discrimination: Sequence[float] | Tensor | None = None,
+    ) -> None:
+        """Add one row per test image (in ``test`` order) for ``method`` of ``model``."""
+        columns = {"score": score, "residual": residual, "discrimination": discrimination}
+        values = {k: _floats(v) for k, v in columns.items() if v is not None}
+        if any(len(v) != len(self.test) for v in values.values()):
+            counts = ", ".join(f"{len(v)} {k}" for k, v in values.items())
+            raise ValueError(f"{method} of {model}: {counts} for {len(self.test)} test images")
+        for i, image in enumerate(self.test.ids):
+            label = self.test.classes[int(self.test.labels[i])]
+            terms = {k: v[i] for k, v in values.items()}
+            self.scores.append(ScoreRow(image, label, model, method, **terms).as_row())
+
+
+def _floats(values: Sequence[float] | Tensor) -> list[float]:
+    return (
+        values.detach().cpu().flatten().tolist() if isinstance(values, Tensor) else [float(v) for v in values]
+    )

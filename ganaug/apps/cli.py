@@ -85,14 +85,17 @@ def run(
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a recipe value.")
 @guarded
 def validate(recipe: Path, overrides: tuple[str, ...]) -> None:
-    """Check RECIPE without loading data or training: names, options, stage references."""
+    """Check RECIPE without loading data or training: names, options, stage references, and each
+    generator and discriminator built for the data's image and run on one batch."""
     from ganaug.host.loading import make_plugin_host
     from ganaug.recipe.load import load_recipe
+    from ganaug.recipe.networks_check import check_networks
 
     console = stderr_console()
     host = make_plugin_host()
     _warn_failures(host, console)
     loaded = load_recipe(recipe, overrides=overrides, registry=host.registry)
+    check_networks(loaded, host.registry)
     stages = ", ".join(f"{s.name} ({s.kind})" for s in loaded.stages)
     click.echo(f"{recipe}: ok — data {loaded.data.name}; stages: {stages}")
 

@@ -23,6 +23,7 @@ from ganaug.api.capabilities import DescribesPreprocessing, ReadsImages, ScoresM
 from ganaug.api.interfaces import ImageSpec, TrainedModel
 from ganaug.api.networks import frozen, generate, is_conditional
 from ganaug.api.preprocessing import Preprocessing, recorded
+from ganaug.api.records import SCORE_COLUMNS as TABLE_COLUMNS
 from ganaug.api.scoring import ImageScores, ScoreContext, Scorer
 from ganaug.host.loading import PluginHost, make_plugin_host
 from ganaug.host.registry import builder
@@ -42,7 +43,8 @@ OnError = Literal["error", "skip"]
 BATCH = 256
 #: Latent codes drawn (and images generated before they are written) at a time.
 Z_CHUNK = 4096
-SCORE_COLUMNS = ("image", "model", "method", "residual", "discrimination", "score")
+#: columns of ``ganaug score``'s table: the score table's, less the label new images do not have
+SCORE_COLUMNS = tuple(c for c in TABLE_COLUMNS if c != "label")
 DECISION_COLUMNS = ("threshold", "rule", "decision")
 
 

@@ -1,8 +1,12 @@
 """``ganaug new-plugin NAME --kind KIND``: write a working plugin package to start from.
 
-The skeleton (from ``ganaug/apps/templates``) has a pyproject with the ``ganaug`` entry point and a
-``test`` extra, one component of the chosen kind (a loss weighter by default) with its attrs
-options class, a README and passing tests that use :mod:`ganaug.testing`.
+The skeleton (from ``ganaug/apps/templates``) has a pyproject with the ``ganaug`` entry point, a
+``test`` extra and a ruff configuration, one component of the chosen kind (a loss weighter by
+default) with its attrs options class (every field an ``option(default, help=...)``), a README and
+passing tests that use :mod:`ganaug.testing`. There is a kind for every component kind a plugin can
+register: ``generator``, ``discriminator``, ``encoder``, ``loss`` (a GAN loss), ``weighter``,
+``augmenter``, ``regularizer``, ``searcher``, ``backbone``, ``evaluator``, ``data``, ``stage`` and
+``tracker``; each is named by the recipe key it is given under, where there is one.
 """
 
 from __future__ import annotations
@@ -66,6 +70,33 @@ KINDS: dict[str, Kind] = {
         "where a train stage takes a generator",
         'generator = { name = "${component}", latent_dim = 16 }',
     ),
+    "discriminator": Kind(
+        "discriminator",
+        "discriminators",
+        "discriminator",
+        "Two strided convolutions and a linear head",
+        "two strided convolutions and a linear head, giving raw logits and the last feature map",
+        "where a train stage takes a discriminator",
+        'discriminator = { name = "${component}", width = 16 }',
+    ),
+    "encoder": Kind(
+        "encoder",
+        "encoders",
+        "encoder",
+        "MLP encoder from an image to a latent code",
+        "a small MLP from an image to a latent code of the generator's size (f-AnoGAN's E)",
+        "where an encoder stage takes an encoder",
+        'encoder = { name = "${component}", hidden = 64 }',
+    ),
+    "loss": Kind(
+        "loss",
+        "gan_losses",
+        "GAN loss",
+        "Hinge loss on raw discriminator logits",
+        "the hinge loss: D's scalar loss on real and fake logits, G's loss per sample",
+        "where a train stage takes a loss",
+        'loss = { name = "${component}", margin = 1.0 }',
+    ),
     "weighter": Kind(
         "weighter",
         "loss_weighters",
@@ -102,6 +133,15 @@ KINDS: dict[str, Kind] = {
         "where an augment stage or the `anogan` evaluator takes a searcher",
         'searcher = { name = "${component}", candidates = 64 }',
     ),
+    "backbone": Kind(
+        "backbone",
+        "backbones",
+        "backbone",
+        "Principal components of the fit images' pixels",
+        "features from the principal components of the pixels of the images it is fitted on",
+        "where the `quality` evaluator takes a backbone",
+        'evaluators = [{ name = "quality", backbone = { name = "${component}", dim = 16 } }]',
+    ),
     "evaluator": Kind(
         "evaluator",
         "evaluators",
@@ -128,6 +168,15 @@ KINDS: dict[str, Kind] = {
         "a metrics stage counting the images of a selection per class into `counts.json`",
         "as one of its `[[stages]]`",
         '[[stages]]\nkind = "${component}"\nname = "count"\nimages = { split = "train" }',
+    ),
+    "tracker": Kind(
+        "tracker",
+        "trackers",
+        "tracker",
+        "The run's scalars in a CSV file",
+        "the run's scalars (losses per epoch, metrics per stage, the final metrics) in a CSV file",
+        "in its `[run]` section's `trackers`",
+        '[run]\ntrackers = [{ name = "${component}", file = "scalars.csv" }]',
     ),
 }
 
@@ -187,7 +236,9 @@ def scaffold(name: str, parent: Path, kind: str = DEFAULT_KIND) -> list[Path]:
     type=click.Choice(list(KINDS)),
     default=DEFAULT_KIND,
     show_default=True,
-    help="The component the skeleton holds.",
+    help="The component the skeleton holds ("
+    + "; ".join(f"{name}: a {kind.what}" for name, kind in KINDS.items() if name != kind.what)
+    + "; the others as named).",
 )
 @click.option(
     "--dir",
@@ -198,7 +249,9 @@ def scaffold(name: str, parent: Path, kind: str = DEFAULT_KIND) -> list[Path]:
     help="Folder to create the plugin package in.",
 )
 def new_plugin(name: str, kind: str, parent: Path) -> None:
-    """Create a plugin package NAME (e.g. ganaug-my-weighter) with an entry point and tests."""
+    """Create a plugin package NAME (e.g. ganaug-my-weighter) holding one component of KIND
+    (generator, discriminator, encoder, loss, weighter, augmenter, regularizer, searcher, backbone,
+    evaluator, data, stage or tracker), with an entry point and tests."""
     try:
         written = scaffold(name, parent, kind)
     except (ValueError, FileExistsError) as exc:

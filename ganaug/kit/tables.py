@@ -9,9 +9,8 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from ganaug.api.records import SCORE_COLUMNS
 from ganaug.runtime.io import atomic_path, write_text
-
-SCORE_COLUMNS = ("image", "label", "model", "method", "residual", "discrimination", "score")
 
 
 def write_rows_csv(rows: Iterable[Mapping[str, Any]], columns: Sequence[str], path: Path) -> Path:

@@ -19,7 +19,8 @@ from cattrs.errors import (
 )
 from cattrs.gen import make_dict_structure_fn
 
-from ganaug.runtime.errors import Problem
+from ganaug.api.options import ComponentRef, renamed_options
+from ganaug.runtime.errors import Problem, closest
 
 
 def describe(value: object) -> str:
@@ -92,7 +93,7 @@ def _validated_attrs_hook(converter: cattrs.Converter) -> Any:
             extra = {key for key in value if key not in known}
             if extra:  # reported with the other problems, not instead of them
                 errors.append(ForbiddenExtraKeysError("", cls, extra))
-                value = {key: item for key, item in value.items() if key in known}
+                value = {key: item for key, item in with_current_names(cls, value).items() if key in known}
             try:
                 with attrs.validators.disabled():
                     instance = base(value, cls)
@@ -112,6 +113,17 @@ def _validated_attrs_hook(converter: cattrs.Converter) -> Any:
         return structure
 
     return factory
+
+
+def with_current_names(cls: type, value: dict[str, Any]) -> dict[str, Any]:
+    """``value`` plus each former name's value (``renamed_from``) under its current name, when that
+    is not given too: the value is still checked, and the field not also reported missing (a stored
+    run recipe with a since renamed required field then has the rename as its only problem)."""
+    out = dict(value)
+    for old, current in sorted(renamed_options(cls).items()):
+        if old in value and current not in value:
+            out.setdefault(current, value[old])
+    return out
 
 
 def _validate(cls: type, instance: Any) -> list[Exception]:
@@ -175,8 +187,6 @@ def field_values(
 
 
 def _component_ref(value: Any, _: type) -> Any:
-    from ganaug.api.options import ComponentRef
-
     if isinstance(value, str):
         return ComponentRef(value)
     if not isinstance(value, dict):
@@ -267,8 +277,6 @@ def make_converter() -> cattrs.Converter:
     converter.register_unstructure_hook(Path, str)
     converter.register_structure_hook_factory(_is_literal, _literal_hook)
     converter.register_structure_hook_factory(_is_sequence_type, _strict_sequence(converter))
-    from ganaug.api.options import ComponentRef
-
     converter.register_structure_hook(ComponentRef, _component_ref)
     converter.register_unstructure_hook(ComponentRef, lambda ref: _unstructure_ref(converter, ref))
     converter.register_structure_hook_factory(attrs.has, _validated_attrs_hook(converter))
@@ -311,11 +319,13 @@ def problems_from(exc: BaseException, path: str) -> list[Problem]:
 
 
 def _unknown(cls: type, key: str, path: str) -> Problem:
-    """An unknown key's problem; a field's former name (``renamed_from``) says what replaced it."""
-    from ganaug.api.options import renamed_options
-
+    """An unknown key's problem: a field's former name (``renamed_from``) says what replaced it
+    (also as ``Problem.renamed_to``), any other key the closest field name, if one is close."""
     current = renamed_options(cls).get(key)
-    return Problem(join(path, key), f"renamed: use {current}" if current else "unknown option")
+    if current:
+        return Problem(join(path, key), f"renamed: use {current}", renamed_to=current)
+    names = sorted(field.alias or field.name for field in attrs.fields(cls)) if attrs.has(cls) else []
+    return Problem(join(path, key), f"unknown option{closest(key, names)}")
 
 
 def structure(converter: cattrs.Converter, value: Any, cls: type, path: str) -> tuple[Any, list[Problem]]:

@@ -22,7 +22,7 @@ from ganaug.recipe.resolve import (
     resolve_stage,
 )
 from ganaug.recipe.schema import NAME_PATTERN, RESERVED_STAGE_NAMES, Recipe, RunSection, StageSpec
-from ganaug.runtime.errors import Problem, RecipeError
+from ganaug.runtime.errors import Problem, RecipeError, closest
 
 TOP_LEVEL = ("run", "data", "stages")
 #: A recipe is a few kilobytes; a larger file is not one (and /dev/zero must not be read forever).
@@ -80,7 +80,9 @@ def _parse(text: str, source: str, overrides: Iterable[str], registry: Registry 
 
 def _resolve(raw: dict[str, Any], registry: Registry, problems: list[Problem], source: str) -> Recipe:
     converter = make_converter()
-    problems += [Problem(key, "unknown section") for key in raw if key not in TOP_LEVEL]
+    problems += [
+        Problem(key, f"unknown section{closest(key, list(TOP_LEVEL))}") for key in raw if key not in TOP_LEVEL
+    ]
     run, found = structure(converter, raw.get("run", {}), RunSection, "run")
     problems += found
     scope = Scope(registry, converter, {}, None, None)

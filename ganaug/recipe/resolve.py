@@ -13,8 +13,8 @@ import attrs
 import cattrs
 
 from ganaug.api.options import ComponentRef
-from ganaug.host.registry import Registry, create
-from ganaug.recipe.convert import describe, field_values, join, structure
+from ganaug.host.registry import Registry, create, singular
+from ganaug.recipe.convert import describe, field_values, join, structure, with_current_names
 from ganaug.recipe.schema import StageSpec
 from ganaug.runtime.errors import PluginError, Problem
 
@@ -74,20 +74,19 @@ def _check_network(component: Any, options: Any, path: str, scope: Scope) -> Non
     to train on this machine is a recipe problem now. Then build it once on the CPU (then dropped):
     an image size it cannot handle is a recipe problem too, not a failure at run time."""
     image = scope.image
+    named = f"{singular(component.kind)} {component.name!r} (plugin {component.plugin!r})"
     problem = _too_large(_parameters_on_meta(component, options, scope))
     if problem:
-        scope.problems.append(Problem(path, f"{component.name!r} with these options {problem}"))
+        scope.problems.append(Problem(path, f"{named} with these options {problem}"))
         return
     try:
         create(scope.registry, component, options, image=image)
     except (ValueError, TypeError) as exc:
         shape = f"{image.channels}x{image.size}x{image.size}"
-        scope.problems.append(Problem(path, f"{component.name!r} cannot take {shape} images: {exc}"))
+        scope.problems.append(Problem(path, f"{named} cannot take {shape} images: {exc}"))
     except (MemoryError, RuntimeError) as exc:  # the allocator refused its weights
         if isinstance(exc, MemoryError) or "alloc" in str(exc).lower():
-            scope.problems.append(
-                Problem(path, f"{component.name!r} with these options is too large to build: {exc}")
-            )
+            scope.problems.append(Problem(path, f"{named} with these options is too large to build: {exc}"))
     except Exception:  # anything else is for the run to report with its full context
         return
 
@@ -195,6 +194,7 @@ def check_unstructured(cls: type, raw: Any, path: str, failed: list[Problem], sc
     under its path is not checked again, but a nested table's other fields are."""
     if not attrs.has(cls) or not isinstance(raw, dict) or _at_or_under(path, failed, exact=True):
         return
+    raw = with_current_names(cls, raw)
     bad = {field.name for field in attrs.fields(cls) if _at_or_under(join(path, field.name), failed)}
     good = field_values(scope.converter, cls, raw, bad)
     for field in attrs.fields(cls):

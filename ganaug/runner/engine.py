@@ -22,12 +22,13 @@ from ganaug.api.capabilities import EstimatesWork
 from ganaug.api.context import DataContext, StageContext
 from ganaug.api.interfaces import DataBundle, StageOutput
 from ganaug.api.tracking import Trackers, numeric_leaves
-from ganaug.host.blame import culprit, is_builtin
+from ganaug.host.blame import culprit, failure_message, is_builtin
 from ganaug.host.loading import BLOCK_ENV, PluginHost, make_plugin_host
-from ganaug.host.registry import builder, create
+from ganaug.host.registry import builder
 from ganaug.kit.images import record_source
 from ganaug.recipe.load import recipe_to_dict
 from ganaug.recipe.schema import Recipe, StageSpec
+from ganaug.runner.contexts import stage_context, stage_of
 from ganaug.runner.fingerprint import check_and_record
 from ganaug.runner.logs import LOG_ONLY, LOGGER, file_log
 from ganaug.runner.parallel import run_side_by_side
@@ -158,11 +159,7 @@ def run_recipe(
             # run.log keeps the traceback; the CLI prints one line (the traceback with --debug)
             log.exception("the run failed with an unexpected error (a bug; please report it)", extra=LOG_ONLY)
             raise
-        plugin, where = found
-        message = (
-            f"plugin {plugin!r} failed: {type(exc).__name__}: {exc} (at {where}). The error is in the "
-            f"plugin's code: report it to its authors, or leave the plugin out with {BLOCK_ENV}={plugin}"
-        )
+        message = failure_message(exc, *found, BLOCK_ENV)
         log.error("%s", message, exc_info=True, extra=LOG_ONLY)
         raise PluginError(message) from exc
     finally:
@@ -253,21 +250,12 @@ def _stages(
     data = _load_data(recipe, host, run_dir, log, progress, resume is not None, session.force)
     stages = []
     for spec in recipe.stages:
-        stage = create(host.registry, host.registry.get("stages", spec.kind), spec.options)
-        ctx = StageContext(
-            name=spec.name,
-            dir=run_dir.stage_dir(spec.name),
-            run=recipe.run,
-            device=device,
-            data=data,
-            outputs=outputs,
-            registry=host.registry,
-            log=log.getChild(spec.name),
-            progress=progress if world.is_main else Progress(),
-            resume=resume is not None,
-            world=world,
-            track=track,
-        )
+        stage = stage_of(host.registry, spec)
+        ctx = stage_context(
+            spec, run_dir.stage_dir(spec.name), recipe, host.registry, device,
+            data=data, outputs=outputs, log=log, progress=progress if world.is_main else Progress(),
+            resume=resume is not None, world=world, track=track,
+        )  # fmt: skip
         stages.append((spec, stage, ctx))
     view = RunView(plans([(spec.name, spec.kind, _work(stage, ctx, log)) for spec, stage, ctx in stages]))
     progress.view = view

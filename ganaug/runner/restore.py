@@ -3,7 +3,6 @@ names), a stage context on an existing stage folder, and the model stages a stag
 
 from __future__ import annotations
 
-import logging
 import re
 import tomllib
 from pathlib import Path
@@ -14,35 +13,25 @@ import tomli_w
 import torch
 
 from ganaug.api.context import StageContext
-from ganaug.api.interfaces import DataBundle
 from ganaug.host.loading import PluginHost
-from ganaug.host.registry import create
 from ganaug.recipe.load import load_recipe, parse_recipe
 from ganaug.recipe.resolve import declared_products
 from ganaug.recipe.schema import Recipe, StageSpec
+from ganaug.runner import contexts
 from ganaug.runner.rundir import RECIPE, RunDir
 from ganaug.runtime.errors import RecipeError, RunDirError
 
 
 def stage_of(host: PluginHost, spec: StageSpec) -> Any:
     """The stage object of ``spec``, built as the engine builds it."""
-    return create(host.registry, host.registry.get("stages", spec.kind), spec.options)
+    return contexts.stage_of(host.registry, spec)
 
 
 def stage_context(
     spec: StageSpec, folder: Path, recipe: Recipe, host: PluginHost, device: torch.device
 ) -> StageContext:
     """A stage context on an existing stage folder, with no data (restoring needs none)."""
-    return StageContext(
-        name=spec.name,
-        dir=folder,
-        run=recipe.run,
-        device=device,
-        data=DataBundle(classes=(), splits={}),
-        outputs={},
-        registry=host.registry,
-        log=logging.getLogger("ganaug").getChild(spec.name),
-    )
+    return contexts.stage_context(spec, folder, recipe, host.registry, device)
 
 
 def named_models(
@@ -79,17 +68,14 @@ def run_recipe_of(run_dir: Path, host: PluginHost) -> Recipe:
     try:
         return load_recipe(run_dir / RECIPE, registry=host.registry)
     except RecipeError as exc:
-        renamed = [p for p in exc.problems if p.message.startswith(RENAMED)]
+        renamed = [(p.path, p.renamed_to) for p in exc.problems if p.renamed_to is not None]
         if not renamed or len(renamed) < len(exc.problems):
             raise
     # a run made before options were renamed: read its recipe with the current names
     raw = tomllib.loads((run_dir / RECIPE).read_text(encoding="utf-8"))
-    for problem in renamed:
-        _rename(raw, problem.path, problem.message.removeprefix(RENAMED))
+    for path, new in renamed:
+        _rename(raw, path, new)
     return parse_recipe(tomli_w.dumps(raw), source=str(run_dir / RECIPE), registry=host.registry)
-
-
-RENAMED = "renamed: use "
 
 
 def _rename(node: Any, path: str, new: str) -> None:

@@ -21,10 +21,11 @@ import torch
 
 from ganaug.api.context import DataContext, StageContext
 from ganaug.api.interfaces import DataBundle, StageOutput
-from ganaug.host.blame import culprit, is_builtin
+from ganaug.host.blame import culprit, failure_message, is_builtin
 from ganaug.host.loading import BLOCK_ENV, make_plugin_host
 from ganaug.host.registry import builder, create
 from ganaug.recipe.load import load_recipe
+from ganaug.runner.contexts import stage_context
 from ganaug.runner.fingerprint import FILE as FINGERPRINT
 from ganaug.runner.fingerprint import differences, fingerprint
 from ganaug.runner.logs import LOGGER, file_log
@@ -32,7 +33,6 @@ from ganaug.runner.rundir import RECIPE, RunDir
 from ganaug.runner.stage_graph import needs
 from ganaug.runtime import errors
 from ganaug.runtime.device import resolve_device, seed_everything
-from ganaug.runtime.progress import Progress
 from ganaug.runtime.seeds import stage_seed
 
 FAILURE_MARK = "GANAUG-STAGE-FAILURE "
@@ -40,18 +40,10 @@ FAILURE_MARK = "GANAUG-STAGE-FAILURE "
 
 def _context(spec: Any, recipe: Any, run_dir: RunDir, device: torch.device, data: Any, outputs: Any,
              host: Any, log: logging.Logger, resume: bool) -> StageContext:  # fmt: skip
-    return StageContext(
-        name=spec.name,
-        dir=run_dir.stage_dir(spec.name),
-        run=recipe.run,
-        device=device,
-        data=data,
-        outputs=outputs,
-        registry=host.registry,
-        log=log.getChild(spec.name),
-        progress=Progress(),
-        resume=resume,
-    )
+    return stage_context(
+        spec, run_dir.stage_dir(spec.name), recipe, host.registry, device,
+        data=data, outputs=outputs, log=log, resume=resume,
+    )  # fmt: skip
 
 
 def _data(recipe: Any, host: Any, run_dir: RunDir, log: logging.Logger) -> DataBundle:
@@ -101,12 +93,7 @@ def _failure(exc: BaseException, pm: Any) -> dict[str, str]:
         return {"type": type(exc).__name__, "message": str(exc)}
     found = culprit(exc, pm)
     if found is not None and not is_builtin(found[0]):
-        plugin, where = found
-        message = (
-            f"plugin {plugin!r} failed: {type(exc).__name__}: {exc} (at {where}). The error is in the "
-            f"plugin's code: report it to its authors, or leave the plugin out with {BLOCK_ENV}={plugin}"
-        )
-        return {"type": "PluginError", "message": message}
+        return {"type": "PluginError", "message": failure_message(exc, *found, BLOCK_ENV)}
     return {"type": "bug", "message": f"{type(exc).__name__}: {exc}"}
 
 

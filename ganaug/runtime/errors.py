@@ -15,10 +15,14 @@ class GanaugError(Exception):
 
 @attrs.frozen
 class Problem:
-    """One problem in a recipe, located by its path (``stages[2].searcher.steps``)."""
+    """One problem in a recipe, located by its path (``stages[2].searcher.steps``).
+
+    ``renamed_to`` is set when the key at ``path`` is an option's former name (``renamed_from``):
+    the name that replaced it, so a stored run recipe is re-read without parsing ``message``."""
 
     path: str
     message: str
+    renamed_to: str | None = attrs.field(default=None, kw_only=True)
 
     def __str__(self) -> str:
         return f"{self.path}: {self.message}" if self.path else self.message

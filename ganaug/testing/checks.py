@@ -1,4 +1,8 @@
-"""Contract checks per component kind: what the engine and the stages rely on, asserted."""
+"""Contract checks per component kind: what the engine and the stages rely on, asserted.
+
+Each ``check_*`` raises ``AssertionError`` (kept under ``python -O``) with what is wrong, and returns
+what it computed so a test can assert more; docs/plugins.md lists them ("Testing a plugin: the
+check_* helpers")."""
 
 from __future__ import annotations
 
@@ -25,6 +29,7 @@ from ganaug.api.interfaces import DataBundle, ImageSpec, SearchResult
 from ganaug.api.options import ComponentRef
 from ganaug.host.loading import PluginHost
 from ganaug.host.registry import Registry, create
+from ganaug.kit.search import result_problems
 from ganaug.recipe.convert import make_converter, structure
 from ganaug.runtime.errors import RecipeError
 from ganaug.testing.tiny import (
@@ -34,6 +39,7 @@ from ganaug.testing.tiny import (
     TinyDiscriminator,
     TinyEncoder,
     TinyGenerator,
+    TinyNetOptions,
     tiny_images,
 )
 
@@ -49,8 +55,9 @@ def _finite(tensor: Tensor, what: str) -> None:
 
 
 def check_options(options_cls: type, table: dict[str, Any] | None = None) -> Any:
-    """The options class is attrs, structures from ``table`` (default: ``{}``, all defaults)
-    with the strict recipe converter, and unstructures to TOML-writable data."""
+    """Asserts ``options_cls`` is an attrs class that structures from ``table`` (default ``{}``: all
+    defaults) with the strict recipe converter and unstructures to TOML-writable data; returns the
+    options instance."""
     _expect(attrs.has(options_cls), f"{options_cls!r} is not an attrs class")
     converter = make_converter()
     options, problems = structure(converter, dict(table or {}), options_cls, options_cls.__name__)
@@ -72,7 +79,10 @@ def _batch(image: ImageSpec, n: int, seed: int) -> Tensor:
 
 
 def check_generator(generator: Any, image: ImageSpec, batch: int = 3, seed: int = 0) -> Tensor:
-    """An ``nn.Module`` with ``latent_dim`` and ``conditional``, giving ``[N, C, H, W]`` in [-1, 1]."""
+    """Asserts ``generator`` is an ``nn.Module`` with a positive int ``latent_dim`` and a bool
+    ``conditional`` whose eval-mode output for ``batch`` codes drawn from ``seed`` (and, if
+    conditional, ``batch`` images of ``image``) is finite float32 ``[batch, *image.shape]`` in [-1, 1];
+    returns that output."""
     _expect(isinstance(generator, nn.Module), "a generator must be an nn.Module")
     _expect(isinstance(generator.latent_dim, int) and generator.latent_dim > 0, "latent_dim: positive int")
     _expect(isinstance(generator.conditional, bool), "conditional must be a bool")
@@ -92,7 +102,9 @@ def check_generator(generator: Any, image: ImageSpec, batch: int = 3, seed: int 
 
 
 def check_discriminator(discriminator: Any, image: ImageSpec, batch: int = 3, seed: int = 0) -> tuple:
-    """An ``nn.Module`` returning ``(logits[N], features[N, ...])`` with gradients to its input."""
+    """Asserts ``discriminator`` is an ``nn.Module`` that, on ``batch`` images of ``image`` (drawn from
+    ``seed``), returns ``(logits[batch], features[batch, ...])`` with finite logits and gradients
+    reaching the input images; returns ``(logits, features)`` detached."""
     _expect(isinstance(discriminator, nn.Module), "a discriminator must be an nn.Module")
     x = _batch(image, batch, seed).requires_grad_(True)
     out = discriminator(x)
@@ -114,8 +126,9 @@ def check_discriminator(discriminator: Any, image: ImageSpec, batch: int = 3, se
 def check_encoder(
     encoder: Any, image: ImageSpec = SMALL, latent_dim: int = NET.latent_dim, batch: int = 3
 ) -> Tensor:
-    """An ``nn.Module`` with ``latent_dim`` giving finite codes ``[N, latent_dim]`` for images, with
-    gradients reaching its parameters (an encoder stage trains it through G)."""
+    """Asserts ``encoder`` is an ``nn.Module`` whose ``latent_dim`` equals ``latent_dim`` and that gives
+    finite codes ``[batch, latent_dim]`` for ``batch`` images of ``image``, with gradients reaching
+    its parameters (an encoder stage trains it through G); returns the codes detached."""
     _expect(isinstance(encoder, nn.Module), "an encoder must be an nn.Module")
     _expect(encoder.latent_dim == latent_dim, f"latent_dim is {encoder.latent_dim}, asked for {latent_dim}")
     z = encoder(_batch(image, batch, 0))
@@ -132,7 +145,10 @@ def check_encoder(
 def check_gan_loss(
     loss: Any, discriminator: nn.Module | None = None, image: ImageSpec = SMALL, batch: int = 4
 ) -> dict[str, Tensor]:
-    """Scalar D loss, per-sample G loss ``[N]``, and (if present) a scalar penalty that trains D."""
+    """Asserts ``loss`` gives a finite scalar ``discriminator_loss`` with gradients to both logits, a
+    finite per-sample ``generator_loss`` ``[batch]``, and, for a ``PenalisedLoss``, a finite scalar
+    ``discriminator_penalty`` (on ``discriminator``, default a tiny one, with images of ``image``)
+    that reaches the critic's parameters; returns the terms by name."""
     gen = torch.Generator().manual_seed(0)
     real = torch.randn(batch, generator=gen).requires_grad_(True)
     fake = torch.randn(batch, generator=gen).requires_grad_(True)
@@ -159,7 +175,8 @@ def check_gan_loss(
 
 
 def check_loss_weighter(weighter: Any, image: ImageSpec = SMALL, batch: int = 4) -> Tensor:
-    """``weights(real, fake)`` gives finite, non-negative weights of shape ``[N]``."""
+    """Asserts ``weighter.weights(real, fake)`` on ``batch`` images of ``image`` gives finite,
+    non-negative weights of shape ``[batch]``; returns them."""
     weights = weighter.weights(_batch(image, batch, 1), _batch(image, batch, 2))
     _expect(tuple(weights.shape) == (batch,), f"weights shape {tuple(weights.shape)}, expected [N]")
     _finite(weights, "weights")
@@ -167,29 +184,31 @@ def check_loss_weighter(weighter: Any, image: ImageSpec = SMALL, batch: int = 4)
     return weights
 
 
-def check_latent_searcher(searcher: Any, image: ImageSpec = SMALL, batch: int = 3) -> SearchResult:
-    """``search`` on tiny networks returns a :class:`SearchResult` with one row per query."""
-    generator, discriminator = TinyGenerator(image=image).eval(), TinyDiscriminator(image=image).eval()
+def check_latent_searcher(
+    searcher: Any, image: ImageSpec = SMALL, batch: int = 3, *, latent_dim: int = NET.latent_dim
+) -> SearchResult:
+    """Asserts ``searcher.search`` on a tiny generator (``latent_dim`` codes) and discriminator, for
+    ``batch`` queries of ``image``, returns a :class:`SearchResult` the core accepts (one row per
+    query in every per-image field, ``generated`` shaped like the queries, 2-D codes, one
+    ``loss_history`` column per query: ``ganaug.kit.search.result_problems``) with a finite score.
+    A searcher that uses an encoder (``UsesEncoder``) is given a ``TinyEncoder``. Returns the result."""
+    generator = TinyGenerator(TinyNetOptions(latent_dim=latent_dim), image=image).eval()
+    discriminator = TinyDiscriminator(image=image).eval()
     if isinstance(searcher, UsesEncoder):  # it starts from an encoder's codes: give it one
-        searcher = searcher.with_encoder(TinyEncoder(image=image, latent_dim=generator.latent_dim).eval())
-    result = searcher.search(generator, discriminator, _batch(image, batch, 3), seed=0)
-    _expect(isinstance(result, SearchResult), "search must return a SearchResult")
-    for field in attrs.fields(SearchResult):
-        value = getattr(result, field.name)
-        dim = 1 if field.name == "loss_history" else 0
-        if value is None:  # an optional field the searcher does not report
-            continue
-        _expect(
-            value.shape[dim] == batch, f"SearchResult.{field.name}: {value.shape[dim]} rows, expected {batch}"
-        )
-    _expect(tuple(result.generated.shape) == (batch, *image.shape), "generated images have the wrong shape")
+        searcher = searcher.with_encoder(TinyEncoder(image=image, latent_dim=latent_dim).eval())
+    queries = _batch(image, batch, 3)
+    result = searcher.search(generator, discriminator, queries, seed=0)
+    problems = result_problems(result, queries)
+    _expect(not problems, f"search returned {'; '.join(problems)}")
     _finite(result.score, "SearchResult.score")
     return result
 
 
 def check_data_source(source: Any, seed: int = 0) -> DataBundle:
-    """``load`` gives a :class:`DataBundle` of float32 ``[N, C, H, W]`` images in [-1, 1]
-    whose splits and classes agree with ``declared_splits``/``declared_classes`` when given."""
+    """Asserts ``source.load`` (with a scratch ``DataContext`` seeded by ``seed``) gives a
+    :class:`DataBundle` of float32 ``[N, C, H, W]`` images in [-1, 1], every split with the bundle's
+    class list, agreeing with ``declared_splits``/``declared_classes`` (``DeclaresNames``) and
+    ``declared_image`` (``DeclaresImage``) when offered; returns the bundle."""
     from ganaug.api.context import DataContext
 
     with tempfile.TemporaryDirectory() as folder:
@@ -230,8 +249,9 @@ def _state_round_trip(component: Any) -> None:
 
 
 def check_augmenter(augmenter: Any, image: ImageSpec = SMALL, batch: int = 4) -> Tensor:
-    """``augmenter(images, rng)`` keeps the shape, is finite, passes gradients to the images and draws
-    only from ``rng`` (the same seed gives the same output); optional capabilities answer."""
+    """Asserts ``augmenter(images, rng)`` on ``batch`` images of ``image`` keeps the shape, is finite,
+    passes gradients to the images and draws only from ``rng`` (the same seed gives the same
+    output); ``observe``, ``figures`` and ``state_dict`` answer when offered. Returns the output."""
     x = _batch(image, batch, 1).requires_grad_(True)
     out = augmenter(x, torch.Generator().manual_seed(5))
     _expect(
@@ -251,8 +271,9 @@ def check_augmenter(augmenter: Any, image: ImageSpec = SMALL, batch: int = 4) ->
 
 
 def check_regularizer(regularizer: Any, image: ImageSpec = SMALL, batch: int = 4) -> Tensor:
-    """``penalty(D, real, fake, real_logits, fake_logits)`` is a finite scalar whose gradient reaches
-    D's parameters; optional capabilities answer."""
+    """Asserts ``regularizer.penalty(D, real, fake, real_logits, fake_logits)`` on a tiny D and
+    ``batch`` images of ``image`` is a finite scalar whose gradient reaches D's parameters;
+    ``figures`` and ``state_dict`` answer when offered. Returns the penalty."""
     critic = TinyDiscriminator(NET, image)
     real, fake = _batch(image, batch, 1), _batch(image, batch, 2)
     (real_logits, _), (fake_logits, _) = critic(real), critic(fake)
@@ -268,8 +289,9 @@ def check_regularizer(regularizer: Any, image: ImageSpec = SMALL, batch: int = 4
 
 
 def check_backbone(backbone: Any, image: ImageSpec = SMALL, batch: int = 8) -> Tensor:
-    """``fit`` on labelled images of two classes, then ``features`` gives finite ``[N, F]`` rows (the
-    same for the same images), and ``describe()`` a non-empty line."""
+    """Asserts that after ``backbone.fit`` on ``batch`` labelled images of ``image`` (two classes),
+    ``features`` gives finite ``[batch, F]`` rows (the same for the same images) and ``describe()`` a
+    non-empty line; returns the features."""
     images = tiny_images(batch, ("a", "b"), image.size, image.channels, seed=3)
     backbone.fit(images, seed=0, device=torch.device("cpu"))
     features = backbone.features(images.images)
@@ -303,9 +325,14 @@ def check_component(
     name: str,
     table: dict[str, Any] | None = None,
     image: ImageSpec = MEDIUM,
+    *,
+    latent_dim: int = NET.latent_dim,
 ) -> Any:
-    """Resolve ``table`` (default: all defaults) as the recipe would, build the component and
-    run its kind's contract check; returns the built component."""
+    """Resolves ``table`` (default: all defaults) for component ``name`` of ``kind`` in ``host``'s
+    registry as a recipe would (a located ``RecipeError`` on bad options), builds it and runs its
+    kind's check: networks and encoders built for ``image``, encoders for codes of ``latent_dim``
+    (what an encoder stage passes: its generator's), searchers run on a generator of ``latent_dim``.
+    Returns the built component."""
     from ganaug.recipe.resolve import Scope, resolve_component
 
     registry = host.registry if isinstance(host, PluginHost) else host
@@ -315,10 +342,12 @@ def check_component(
         raise RecipeError(scope.problems, f"check_component({kind!r}, {name!r})")
     context: dict[str, Any] = {"image": image} if kind in ("generators", "discriminators") else {}
     if kind == "encoders":
-        context = {"image": image, "latent_dim": NET.latent_dim}
+        context = {"image": image, "latent_dim": latent_dim}
     built = create(registry, registry.get(kind, name), ref.options, **context)
     if kind == "data_sources":
         check_data_source(built)
+    elif kind in ("encoders", "latent_searchers"):
+        _CHECKS[kind](built, image=image, latent_dim=latent_dim)
     elif kind in _CHECKS:
         _CHECKS[kind](built, image=image)
     return built

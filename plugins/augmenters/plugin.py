@@ -6,6 +6,7 @@ import attrs
 
 from ganaug.api.hookspecs import Register, hookimpl
 from ganaug.api.options import option
+from ganaug.api.validators import unit_interval
 from ganaug_plugins.augmenters.augmenters import AdaptiveAugment, DiffAugment, ops_for
 
 POLICIES = ("color", "translation", "cutout", "affine")
@@ -19,11 +20,6 @@ def _policy(_: object, attribute: attrs.Attribute, value: list[str]) -> None:
         raise ValueError(f"expected a non-empty list of {', '.join(POLICIES)}; got {value}")
 
 
-def _unit(_: object, attribute: attrs.Attribute, value: float) -> None:
-    if not 0.0 <= value <= 1.0:
-        raise ValueError(f"must be in [0, 1], got {value}")
-
-
 @attrs.frozen
 class DiffAugmentOptions:
     """Options of DiffAugment: which ops, and how far they go."""
@@ -34,9 +30,11 @@ class DiffAugmentOptions:
         help="ops in order: color (brightness, contrast; saturation on colour images), translation, "
         "cutout, affine (small rotation and scaling; not in DiffAugment)",
     )
-    translation_ratio: float = option(0.125, validator=_unit, help="largest shift, as a share of the size")
+    translation_ratio: float = option(
+        0.125, validator=unit_interval, help="largest shift, as a share of the size"
+    )
     cutout_ratio: float = option(
-        0.5, validator=_unit, help="side of the cut-out square, as a share of the size"
+        0.5, validator=unit_interval, help="side of the cut-out square, as a share of the size"
     )
     rotation: float = option(
         10.0,
@@ -58,7 +56,7 @@ class AdaOptions(DiffAugmentOptions):
     """Options of ADA: DiffAugment's ops, each with the adaptive probability p."""
 
     target: float = option(
-        0.6, validator=_unit, help="the r_t = E[sign(D(real))] that p is steered to (ADA's 0.6)"
+        0.6, validator=unit_interval, help="the r_t = E[sign(D(real))] that p is steered to (ADA's 0.6)"
     )
     speed: int = option(
         10_000,
@@ -67,8 +65,8 @@ class AdaOptions(DiffAugmentOptions):
         "millions of images; ours see about 10,000)",
     )
     interval: int = option(4, validator=attrs.validators.ge(1), help="D steps between adjustments of p")
-    initial_p: float = option(0.0, validator=_unit, help="p at the first step")
-    max_p: float = option(1.0, validator=_unit, help="p is kept at or below this")
+    initial_p: float = option(0.0, validator=unit_interval, help="p at the first step")
+    max_p: float = option(1.0, validator=unit_interval, help="p is kept at or below this")
 
 
 def _ops(options: DiffAugmentOptions) -> list:

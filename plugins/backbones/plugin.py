@@ -6,18 +6,19 @@ import attrs
 
 from ganaug.api.hookspecs import Register, hookimpl
 from ganaug.api.options import option
+from ganaug.api.validators import at_least_one
 from ganaug_plugins.backbones.backbones import ClassifierCnn, RandomCnn
-
-_GE1 = attrs.validators.ge(1)
 
 
 @attrs.frozen
 class CnnOptions:
     """Options of the small feature CNN."""
 
-    dim: int = option(64, validator=_GE1, help="width of the feature layer")
-    width: int = option(32, validator=_GE1, help="channels of the first convolution (doubling twice)")
-    epochs: int = option(30, validator=_GE1, help="training epochs on the fit images (classifier-cnn)")
+    dim: int = option(64, validator=at_least_one, help="width of the feature layer")
+    width: int = option(32, validator=at_least_one, help="channels of the first convolution (doubling twice)")
+    epochs: int = option(
+        30, validator=at_least_one, help="training epochs on the fit images (classifier-cnn)"
+    )
     lr: float = option(1e-3, validator=attrs.validators.gt(0), help="Adam learning rate (classifier-cnn)")
 
 

@@ -1,8 +1,10 @@
 """AnoGAN scoring: search z for every test image, score A(x) = (1-l)R + l*D (higher = anomalous).
 
 Each model also gets the searcher's own score at its starting point (``anogan@init``), when the
-searcher reports it: the no-search control that shows how much of the detector's power comes from
-the search itself. Under ``torchrun`` the test images are split across ranks (``EvalContext.world``).
+searcher reports it (a WARNING names a searcher that does not): the no-search control that shows how
+much of the detector's power comes from the search itself. A malformed search result stops the run
+with a ``PluginError`` naming the searcher and its plugin (``ganaug.kit.search.checked_result``).
+Under ``torchrun`` the test images are split across ranks (``EvalContext.world``).
 
 ``method`` names the score rows, so several ``anogan`` evaluators with different searchers (random
 starts, the ``encoder`` searcher alone, the encoder plus N steps) stand side by side in one report,
@@ -18,15 +20,14 @@ from typing import Any
 
 import attrs
 import torch
-from torch import Tensor
 
 from ganaug.api.capabilities import Method, recorded_steps
-from ganaug.api.interfaces import EvalContext, ImageSet, SearchResult
+from ganaug.api.interfaces import EvalContext, SearchResult
 from ganaug.api.options import ComponentRef, component, option
 from ganaug.api.scoring import ImageScores, ScoreContext
 from ganaug.api.validators import method_name
 from ganaug.kit.figures import plot_search_loss, save_reconstructions
-from ganaug.kit.search import MissingEncoder, for_model, resumable_search
+from ganaug.kit.search import MissingEncoder, SearcherId, for_model, resumable_search, searcher_id
 from ganaug.runtime.errors import GanaugError
 
 METHOD = "anogan"
@@ -62,21 +63,6 @@ def safe_name(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("._") or "item"
 
 
-def _rows(test: ImageSet, model: str, method: str, r: Tensor, d: Tensor, s: Tensor) -> list[dict[str, Any]]:
-    return [
-        {
-            "image": test.ids[i],
-            "label": test.classes[int(test.labels[i])],
-            "model": model,
-            "method": method,
-            "residual": float(r[i]),
-            "discrimination": float(d[i]),
-            "score": float(s[i]),
-        }
-        for i in range(len(test))
-    ]
-
-
 class AnoGANEvaluator:
     """Scores every test image with every model by latent search (AnoGAN, Schlegl et al.)."""
 
@@ -96,6 +82,8 @@ class AnoGANEvaluator:
 
     def evaluate(self, ctx: EvalContext) -> None:
         built = _build(ctx, self.options.searcher)
+        who = searcher_id(self.options.searcher, ctx.build)
+        uncontrolled: list[str] = []  # models whose search reported no starting-point terms
         for name, model in ctx.models.items():
             try:
                 searcher = for_model(built, model)
@@ -117,29 +105,48 @@ class AnoGANEvaluator:
                 store=ctx.dir / f"search-partial-{name}{self._suffix}",
                 progress=ctx.progress,
                 device=ctx.device,
+                origin=who,
             )
             seconds = time.perf_counter() - began
             method = self.method
-            ctx.scores += _rows(ctx.test, name, method, result.residual, result.discrimination, result.score)
-            if self.options.control:
-                self._control(ctx, name, result)
+            ctx.add_scores(name, method, result.score, result.residual, result.discrimination)
+            if self.options.control and not self._control(ctx, name, result):
+                uncontrolled.append(name)
             timing = ctx.metrics.setdefault(name, {}).setdefault(method, {})
             timing["search_seconds"] = seconds
             timing["seconds_per_image"] = seconds / len(ctx.test) if len(ctx.test) else None
             ctx.log.info("%s: model %s: %.4g s per image", method, name, timing["seconds_per_image"] or 0.0)
             self._record(ctx, name, searcher, result)
+        if uncontrolled:
+            self._warn_uncontrolled(ctx, who, uncontrolled)
 
-    def _control(self, ctx: EvalContext, name: str, result: SearchResult) -> None:
-        """The rows of ``<method>@init``: the searcher's own score at its starting points."""
+    def _control(self, ctx: EvalContext, name: str, result: SearchResult) -> bool:
+        """The rows of ``<method>@init``: the searcher's own score at its starting points; False
+        (no rows) when the searcher does not report the starting point's two terms."""
         r0, d0 = result.initial_residual, result.initial_discrimination
         if r0 is None or d0 is None:
-            ctx.log.info("%s: the searcher reports no starting-point terms: no @init control", self.method)
-            return
-        ctx.scores += _rows(ctx.test, name, f"{self.method}@init", r0, d0, result.initial_score)
+            return False
+        ctx.add_scores(name, f"{self.method}@init", result.initial_score, r0, d0)
+        return True
+
+    def _warn_uncontrolled(self, ctx: EvalContext, who: SearcherId, models: list[str]) -> None:
+        """One WARNING naming the searcher that left the @init control out, and how to fix it: a
+        hand-built SearchResult loses it silently otherwise."""
+        ctx.log.warning(
+            "%s: %s reports no starting-point terms, so method %s@init (the no-search control) is "
+            "left out for model(s) %s: set SearchResult.initial_residual and initial_discrimination "
+            "(the score's two terms at the starting point) to get the @init control, or set "
+            "control = false on this evaluator",
+            self.method,
+            who,
+            self.method,
+            ", ".join(models),
+        )
 
     def score_images(self, ctx: ScoreContext) -> list[ImageScores]:
         """Score new images as the test images are scored (``ganaug score``): same search, same seed."""
         model = ctx.model
+        who = searcher_id(self.options.searcher, ctx.build)
         try:
             searcher = for_model(ctx.build(self.options.searcher), model)
         except MissingEncoder:
@@ -154,6 +161,7 @@ class AnoGANEvaluator:
             store=ctx.workdir / "search-partial",
             progress=ctx.progress,
             device=ctx.device,
+            origin=who,
         )
         r = result
         return [ImageScores(self.method, r.score, r.residual, r.discrimination, r.generated, r.z)]

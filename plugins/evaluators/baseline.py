@@ -35,18 +35,7 @@ class L1MeanEvaluator:
                 continue
             mean = model.train_mean.detach().float().cpu().reshape(1, *test.images.shape[1:])
             scores = (test.images.float() - mean).abs().flatten(1).mean(1)
-            for i, score in enumerate(scores.tolist()):
-                ctx.scores.append(
-                    {
-                        "image": test.ids[i],
-                        "label": test.classes[int(test.labels[i])],
-                        "model": name,
-                        "method": METHOD,
-                        "residual": score,
-                        "discrimination": None,
-                        "score": score,
-                    }
-                )
+            ctx.add_scores(name, METHOD, scores, residual=scores)
 
     def score_images(self, ctx: ScoreContext) -> list[ImageScores]:
         """Score new images (``ganaug score``) against the model's mean training image."""

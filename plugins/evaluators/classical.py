@@ -134,18 +134,7 @@ class ClassicalBaseline(abc.ABC):
                 fitted[reference.ids] = self._scores(reference, ctx.test.images, ctx.seed, ctx)
             scores = fitted[reference.ids]
             ctx.log.info("%s: model %s fitted on %d images", self.method, name, len(reference))
-            for i, score in enumerate(scores.tolist()):
-                ctx.scores.append(
-                    {
-                        "image": ctx.test.ids[i],
-                        "label": ctx.test.classes[int(ctx.test.labels[i])],
-                        "model": name,
-                        "method": self.method,
-                        "residual": score,
-                        "discrimination": None,
-                        "score": score,
-                    }
-                )
+            ctx.add_scores(name, self.method, scores, residual=scores)
 
     def score_images(self, ctx: ScoreContext) -> list[ImageScores]:
         """Score new images (``ganaug score``) with the detector refitted on the kept fit images."""

@@ -12,10 +12,9 @@ from ganaug.api.interfaces import EvalContext, ImageSet
 from ganaug.api.networks import frozen, generate, is_conditional
 from ganaug.api.options import ComponentRef, component, option
 from ganaug.api.selection import ImageSelection
+from ganaug.api.validators import at_least_one
 from ganaug.runtime.seeds import derive_seed
 from ganaug_plugins.evaluators.sample_metrics import kid, mean_pairwise_ssim, prdc
-
-_GE1 = attrs.validators.ge(1)
 
 
 @attrs.frozen
@@ -32,13 +31,15 @@ class QualityOptions:
     samples: int = option(
         0, validator=attrs.validators.ge(0), help="samples drawn per model (0: as many as reference images)"
     )
-    kid_subsets: int = option(50, validator=_GE1, help="random subsets KID is averaged over")
+    kid_subsets: int = option(50, validator=at_least_one, help="random subsets KID is averaged over")
     kid_subset_size: int = option(100, validator=attrs.validators.ge(2), help="images per KID subset")
-    k: int = option(5, validator=_GE1, help="nearest neighbours of precision/recall/density/coverage")
+    k: int = option(5, validator=at_least_one, help="nearest neighbours of precision/recall/density/coverage")
     diversity_images: int = option(
         100, validator=attrs.validators.ge(2), help="images whose pairwise SSIM gives the diversity"
     )
-    chunk_size: int = option(256, validator=_GE1, help="images per forward pass of G and the backbone")
+    chunk_size: int = option(
+        256, validator=at_least_one, help="images per forward pass of G and the backbone"
+    )
 
 
 FIELDS = ("kid", "kid_std", "precision", "recall", "density", "coverage", "sample_ssim", "real_ssim")

@@ -6,6 +6,7 @@ import attrs
 
 from ganaug.api.hookspecs import Register, hookimpl
 from ganaug.api.options import option
+from ganaug.api.validators import probability
 from ganaug_plugins.losses.gan import BceLoss, LeastSquaresLoss
 
 
@@ -17,18 +18,13 @@ class LeastSquaresOptions:
     fake_target: float = option(0.0, help="D's target for fake logits")
 
 
-def _probability(_: object, attribute: attrs.Attribute, value: float) -> None:
-    if not 0.0 < value <= 1.0:
-        raise ValueError(f"{attribute.name} must be in (0, 1], got {value}")
-
-
 @attrs.frozen
 class BceOptions:
     """Options of the binary cross-entropy loss."""
 
     real_label: float = option(
         1.0,
-        validator=_probability,
+        validator=probability,
         help="D's target for real images, in (0, 1] (below 1: one-sided label smoothing)",
     )
 

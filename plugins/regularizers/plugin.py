@@ -6,17 +6,8 @@ import attrs
 
 from ganaug.api.hookspecs import Register, hookimpl
 from ganaug.api.options import option
+from ganaug.api.validators import below_one, positive
 from ganaug_plugins.regularizers.regularizers import LeCamPenalty, R1Penalty
-
-
-def _positive(_: object, attribute: attrs.Attribute, value: float) -> None:
-    if not value > 0:
-        raise ValueError(f"must be > 0, got {value}")
-
-
-def _decay(_: object, attribute: attrs.Attribute, value: float) -> None:
-    if not 0.0 <= value < 1.0:
-        raise ValueError(f"must be in [0, 1), got {value}")
 
 
 @attrs.frozen
@@ -24,7 +15,7 @@ class R1Options:
     """Options of the R1 gradient penalty."""
 
     gamma: float = option(
-        10.0, validator=_positive, help="penalty weight gamma (the term is gamma / 2 * E|grad|^2)"
+        10.0, validator=positive, help="penalty weight gamma (the term is gamma / 2 * E|grad|^2)"
     )
     every: int = option(
         1, validator=attrs.validators.ge(1), help="steps between evaluations (lazy R1, scaled by this)"
@@ -35,8 +26,8 @@ class R1Options:
 class LeCamOptions:
     """Options of the LeCam regulariser."""
 
-    weight: float = option(0.3, validator=_positive, help="weight lambda of the term in D's loss")
-    decay: float = option(0.99, validator=_decay, help="decay of the moving averages of D's logits")
+    weight: float = option(0.3, validator=positive, help="weight lambda of the term in D's loss")
+    decay: float = option(0.99, validator=below_one, help="decay of the moving averages of D's logits")
 
 
 def build_r1(options: R1Options) -> R1Penalty:

@@ -20,6 +20,7 @@ from torch import Tensor, nn
 from ganaug.api.capabilities import RecordsSteps, ShardableSearcher
 from ganaug.api.interfaces import SearchResult
 from ganaug.api.options import Builder, ComponentRef, component, option
+from ganaug.kit.search import SearcherId, checked_result, searcher_id
 from ganaug.runtime.errors import GanaugError
 
 
@@ -39,14 +40,24 @@ class EncoderSearchOptions:
 
 
 class EncoderSearcher:
-    """Encodes every query, then runs the inner searcher from those codes."""
+    """Encodes every query, then runs the inner searcher from those codes.
 
-    def __init__(self, options: EncoderSearchOptions, inner: Any, encoder: nn.Module | None = None) -> None:
+    ``inner_id`` names the inner searcher (recipe name and plugin) when its result is malformed, so
+    the blame goes to it, not to this wrapper."""
+
+    def __init__(
+        self,
+        options: EncoderSearchOptions,
+        inner: Any,
+        encoder: nn.Module | None = None,
+        inner_id: SearcherId | None = None,
+    ) -> None:
         self.options, self.inner, self.encoder = options, inner, encoder
+        self.inner_id = inner_id or SearcherId(options.search.name)
 
     def with_encoder(self, encoder: nn.Module) -> EncoderSearcher:
         """This searcher bound to ``encoder`` (a new object; this one is unchanged)."""
-        return type(self)(self.options, self.inner, encoder)
+        return type(self)(self.options, self.inner, encoder, self.inner_id)
 
     def encode(self, queries: Tensor) -> Tensor:
         """``E(x)`` for every query, in eval mode, ``chunk_size`` at a time, on the CPU as float32."""
@@ -88,7 +99,8 @@ class EncoderSearcher:
             raise GanaugError(
                 f"the encoder gives {z.shape[1]} numbers per image, the generator takes {latent_dim}"
             )
-        return self.inner.search(generator, discriminator, queries, seed=seed, progress=progress, z_init=z)
+        found = self.inner.search(generator, discriminator, queries, seed=seed, progress=progress, z_init=z)
+        return checked_result(found, queries, self.inner_id)
 
 
 class RecordingEncoderSearcher(EncoderSearcher):
@@ -108,4 +120,4 @@ def encoder_searcher(options: EncoderSearchOptions, *, build: Builder) -> Encode
             "(it offers no ShardableSearcher: initial_z and search(..., z_init=...))"
         )
     cls = RecordingEncoderSearcher if isinstance(inner, RecordsSteps) else EncoderSearcher
-    return cls(options, inner)
+    return cls(options, inner, inner_id=searcher_id(options.search, build))

@@ -23,7 +23,7 @@ from ganaug.api.options import ComponentRef, component, option, stage_ref
 from ganaug.api.selection import ImageSelection
 from ganaug.kit.figures import plot_search_loss
 from ganaug.kit.imaging import from_uint8, load_png, save_grid, save_png, to_uint8
-from ganaug.kit.search import MissingEncoder, for_model, needs_encoder, resumable_search
+from ganaug.kit.search import MissingEncoder, for_model, needs_encoder, resumable_search, searcher_id
 from ganaug.kit.tables import write_rows_csv
 from ganaug.runtime.errors import CheckpointError, DataError
 from ganaug.runtime.io import read_json, write_json, write_text
@@ -179,6 +179,7 @@ class AugmentStage:
             store=ctx.dir / "search-partial",
             progress=ctx.progress,
             device=ctx.device,
+            origin=searcher_id(opts.searcher, ctx.build),
         )
         names = output_names(list(queries.ids), opts.copies)
         # what later stages get is exactly what restore() reads back from the PNGs

@@ -6,8 +6,6 @@ it encodes for, metrics, last checkpoint), with ``losses.csv``/``losses.png``.
 
 from __future__ import annotations
 
-import csv
-import io
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +19,9 @@ from ganaug.api.interfaces import ImageSpec, TrainedModel
 from ganaug.api.networks import generate
 from ganaug.api.options import ComponentRef
 from ganaug.kit.imaging import save_grid
+from ganaug.kit.training.step_log import StepLog
 from ganaug.runtime.errors import CheckpointError, DataError
-from ganaug.runtime.io import read_json, save_figure, write_json, write_tensors, write_text
+from ganaug.runtime.io import read_json, save_figure, write_json, write_tensors
 from ganaug.runtime.seeds import derive_seed
 from ganaug_plugins.stages.encoder_step import STATS
 
@@ -57,37 +56,10 @@ def build_encoder(
 
 
 @attrs.define
-class EncoderLog:
-    """Rows of :data:`FIELDS`, one per training step."""
+class EncoderLog(StepLog):
+    """The encoder stage's :class:`StepLog`: :data:`FIELDS`, one row per training step."""
 
-    rows: list[dict[str, float]] = attrs.Factory(list)
-
-    def add(self, epoch: int, step: int, stats: dict[str, float]) -> None:
-        self.rows.append({"epoch": epoch, "step": step, **{k: stats[k] for k in STATS}})
-
-    def epoch_mean(self, epoch: int) -> dict[str, float]:
-        rows = [r for r in self.rows if r["epoch"] == epoch]
-        return {k: sum(r[k] for r in rows) / len(rows) for k in STATS} if rows else {}
-
-    def write_csv(self, path: Path) -> Path:
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=FIELDS, lineterminator="\n")
-        writer.writeheader()
-        for row in self.rows:
-            writer.writerow({k: (repr(v) if isinstance(v, float) else v) for k, v in row.items()})
-        return write_text(path, buffer.getvalue())
-
-    @classmethod
-    def read_csv(cls, path: Path, up_to_step: int) -> EncoderLog:
-        """The rows of an earlier ``losses.csv`` up to ``up_to_step`` (for a resumed run)."""
-        if not path.exists():
-            return cls()
-        with path.open(newline="") as handle:
-            rows = [
-                {k: (int(row[k]) if k in ("epoch", "step") else float(row[k])) for k in FIELDS}
-                for row in csv.DictReader(handle)
-            ]
-        return cls([r for r in rows if r["step"] <= up_to_step])
+    step_fields: tuple[str, ...] = STATS
 
     def plot(self, path: Path) -> Path:
         """The loss and its two terms per step."""

@@ -12,7 +12,7 @@ import attrs
 
 from ganaug.api.capabilities import Method, ReadsMethods, ScoringEvaluator
 from ganaug.api.context import StageContext
-from ganaug.api.interfaces import EvalContext, StageOutput, TrainedModel
+from ganaug.api.interfaces import StageOutput, TrainedModel
 from ganaug.api.options import ComponentRef, components, option, stage_ref
 from ganaug.api.scoring import Scorer
 from ganaug.api.selection import ImageSelection
@@ -110,19 +110,7 @@ class EvaluateStage:
             if model is None:
                 raise DataError(f"stage {ctx.name!r}: stage {name!r} produced no model")
             models[name] = model
-        ectx = EvalContext(
-            models=models,
-            test=test,
-            positive=opts.positive,
-            dir=ctx.dir,
-            device=ctx.device,
-            seed=ctx.seed,
-            log=ctx.log,
-            progress=ctx.progress,
-            build=ctx.build,
-            world=ctx.world,
-            select=ctx.select,
-        )
+        ectx = ctx.eval_context(models, test, opts.positive)
         methods: list[Method] = []
         built = []
         for ref in opts.evaluators:

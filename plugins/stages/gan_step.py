@@ -1,4 +1,4 @@
-"""One adversarial training step (D then G), and the noise it draws.
+"""One adversarial training step (D then G).
 
 Augmenters (DiffAugment, ADA) transform every batch D sees, real and generated, in both steps;
 regularizers (R1, LeCam) add terms to D's loss. Their randomness comes from a generator seeded
@@ -25,16 +25,10 @@ from ganaug.api.capabilities import (
     ReportsFigures,
 )
 from ganaug.api.networks import flat_logits, generate, without_param_grads
-from ganaug.runtime.device import generator_for
 from ganaug.runtime.distributed import World
 from ganaug.runtime.seeds import derive_seed
 
 STATS = ("d_loss", "g_loss", "weight", "d_real", "d_fake")
-
-
-def noise(seed: int, n: int, dim: int, device: torch.device) -> Tensor:
-    """Standard normal ``[n, dim]`` drawn on the CPU from ``seed`` (the same on every device)."""
-    return torch.randn(n, dim, generator=generator_for(seed)).to(device)
 
 
 class Paired(nn.Module):
@@ -153,13 +147,3 @@ class GanStep:
                 ]
             ).tolist()
         return dict(zip((*STATS, *figures), (float(v) for v in stats), strict=True))
-
-
-def all_finite(*modules: nn.Module) -> bool:
-    """Whether every parameter and buffer of the modules is finite."""
-    return all(
-        bool(torch.isfinite(t).all())
-        for m in modules
-        for t in [*m.parameters(), *m.buffers()]
-        if t.is_floating_point()
-    )

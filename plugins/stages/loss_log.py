@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 from pathlib import Path
-from typing import Any
 
 import attrs
 
-from ganaug.runtime.io import save_figure, write_text
+from ganaug.kit.training.step_log import StepLog
+from ganaug.runtime.io import save_figure
 
 #: Columns of ``losses.csv``: 1-based epoch, global step, losses, mean G-loss weight, mean logits,
 #: and (conditional generators, last row of each epoch, else nan) the copy/z-diversity monitor.
@@ -20,64 +18,12 @@ EPOCH_FIELDS = FIELDS[7:]
 
 
 @attrs.define
-class LossLog:
-    """Rows of :data:`FIELDS` and the ``extras`` (figures of augmenters and regularizers, averaged per
-    epoch like the losses), appended per training step."""
+class LossLog(StepLog):
+    """The train stage's :class:`StepLog`: :data:`FIELDS`, and the ``extras`` (figures of augmenters
+    and regularizers, averaged per epoch like the losses)."""
 
-    rows: list[dict[str, float]] = attrs.Factory(list)
-    extras: tuple[str, ...] = ()
-
-    @property
-    def fields(self) -> tuple[str, ...]:
-        return (*FIELDS, *self.extras)
-
-    def add(self, epoch: int, step: int, stats: dict[str, float]) -> None:
-        nan = float("nan")
-        self.rows.append(
-            {
-                "epoch": epoch,
-                "step": step,
-                **{k: stats[k] for k in STEP_FIELDS},
-                **dict.fromkeys(EPOCH_FIELDS, nan),
-                **{k: stats.get(k, nan) for k in self.extras},
-            }
-        )
-
-    def annotate(self, values: dict[str, float]) -> None:
-        """Per-epoch figures (copy score, z-diversity) on the epoch's last row."""
-        if self.rows:
-            self.rows[-1].update({k: float(values[k]) for k in EPOCH_FIELDS if k in values})
-
-    def epoch_mean(self, epoch: int) -> dict[str, float]:
-        """Mean of each loss column over the rows of one (1-based) epoch (per-epoch figures: their
-        value, when the epoch has one)."""
-        rows = [r for r in self.rows if r["epoch"] == epoch]
-        if not rows:
-            return {}
-        out = {k: sum(r[k] for r in rows) / len(rows) for k in STEP_FIELDS}
-        out.update({k: rows[-1][k] for k in EPOCH_FIELDS if not math.isnan(rows[-1][k])})
-        for key in self.extras:
-            values = [r[key] for r in rows if not math.isnan(r[key])]
-            if values:
-                out[key] = sum(values) / len(values)
-        return out
-
-    def write_csv(self, path: Path) -> Path:
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=self.fields, lineterminator="\n")
-        writer.writeheader()
-        for row in self.rows:
-            writer.writerow({k: (repr(v) if isinstance(v, float) else v) for k, v in row.items()})
-        return write_text(path, buffer.getvalue())
-
-    @classmethod
-    def read_csv(cls, path: Path, up_to_step: int, extras: tuple[str, ...] = ()) -> LossLog:
-        """The rows of an earlier ``losses.csv`` up to ``up_to_step`` (for a resumed run)."""
-        if not path.exists():
-            return cls(extras=extras)
-        with path.open(newline="") as handle:
-            rows = [_parse(row, (*FIELDS, *extras)) for row in csv.DictReader(handle)]
-        return cls([r for r in rows if r["step"] <= up_to_step], extras)
+    step_fields: tuple[str, ...] = STEP_FIELDS
+    epoch_fields: tuple[str, ...] = EPOCH_FIELDS
 
     def plot(self, path: Path) -> Path:
         """D and G loss per step (with a per-epoch mean) and the mean G-loss weight."""
@@ -91,7 +37,7 @@ class LossLog:
         steps = [r["step"] for r in self.rows]
         for key, color in (("d_loss", "tab:blue"), ("g_loss", "tab:orange")):
             losses.plot(steps, [r[key] for r in self.rows], color=color, alpha=0.35, lw=0.8)
-            ends, means = self._epoch_means(key)
+            ends, means = self.epoch_means(key)
             losses.plot(ends, means, color=color, lw=2, marker="o", ms=3, label=f"{key} (epoch mean)")
         losses.set_ylabel("loss")
         losses.legend(loc="upper right")
@@ -117,17 +63,3 @@ class LossLog:
             own.legend(loc="upper right", fontsize="small")
             own.set_title("augmenters' and regularizers' figures")
         return save_figure(fig, path, dpi=100)
-
-    def _epoch_means(self, key: str) -> tuple[list[int], list[float]]:
-        ends: list[int] = []
-        means: list[float] = []
-        for epoch in sorted({int(r["epoch"]) for r in self.rows}):
-            rows = [r for r in self.rows if r["epoch"] == epoch]
-            ends.append(int(rows[-1]["step"]))
-            means.append(sum(r[key] for r in rows) / len(rows))
-        return ends, means
-
-
-def _parse(row: dict[str, Any], fields: tuple[str, ...]) -> dict[str, float]:
-    """A row of ``losses.csv``; files from before the copy monitor lack its columns (nan)."""
-    return {k: (int(row[k]) if k in ("epoch", "step") else float(row.get(k) or "nan")) for k in fields}

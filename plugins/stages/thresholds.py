@@ -106,19 +106,7 @@ def validate(
         )
     fitted_on = describe(selection, images, options.positive)
     ctx.log.info("thresholds: scoring %d validation images (%s)", len(images), fitted_on)
-    vctx = EvalContext(
-        models=models,
-        test=images,
-        positive=options.positive,
-        dir=ctx.dir / VALIDATION,
-        device=ctx.device,
-        seed=ctx.seed,
-        log=ctx.log,
-        progress=ctx.progress,
-        build=ctx.build,
-        world=ctx.world,
-        select=ctx.select,
-    )
+    vctx = ctx.eval_context(models, images, options.positive, ctx.dir / VALIDATION)
     for evaluator in evaluators:
         if isinstance(evaluator, ScoringEvaluator):
             evaluator.evaluate(vctx)

@@ -18,35 +18,23 @@ each step trains on a global batch of ``batch_size x world size`` images of the 
 
 from __future__ import annotations
 
-import math
-from pathlib import Path
 from typing import Any
 
 import attrs
+from torch import nn
 
 from ganaug.api.context import StageContext
 from ganaug.api.interfaces import ImageSet, StageOutput
 from ganaug.api.options import ComponentRef, component, components, option
 from ganaug.api.selection import ImageSelection
-from ganaug.api.validators import finite_positive
-from ganaug.runtime.errors import DivergenceError
+from ganaug.api.validators import at_least_one, betas, finite_positive
+from ganaug.kit.training.data_parallel import replicate, sync_from_main
+from ganaug.kit.training.epochs import Mix
+from ganaug.kit.training.trainer import Trainer
 from ganaug.runtime.seeds import derive_seed
 from ganaug_plugins.stages import work
-from ganaug_plugins.stages.checkpoint import (
-    save_checkpoint,
-)
 from ganaug_plugins.stages.conversion import CopyMonitor
-from ganaug_plugins.stages.data_parallel import replicate, sync_from_main
-from ganaug_plugins.stages.gan_step import GanStep, all_finite
-from ganaug_plugins.stages.interrupt import DeferredInterrupt
-from ganaug_plugins.stages.loop import (
-    Epochs,
-    Mix,
-    diverged,
-    fresh_position,
-    restore_latest,
-    steps_per_epoch,
-)
+from ganaug_plugins.stages.gan_step import GanStep
 from ganaug_plugins.stages.loss_log import LossLog
 from ganaug_plugins.stages.train_files import (
     Networks,
@@ -58,17 +46,9 @@ from ganaug_plugins.stages.train_files import (
 )
 
 
-def _betas(_: object, attribute: attrs.Attribute, value: tuple[float, float]) -> None:
-    if not all(0.0 <= b < 1.0 for b in value):
-        raise ValueError(f"both betas must be in [0, 1), got {list(value)}")
-
-
 def _decay(_: object, attribute: attrs.Attribute, value: float | None) -> None:
     if value is not None and not 0.0 < value < 1.0:
         raise ValueError(f"must be in (0, 1) or unset (EMA off), got {value}")
-
-
-_GE1 = attrs.validators.ge(1)
 
 
 @attrs.frozen
@@ -92,22 +72,24 @@ class TrainOptions:
     regularizers: list[ComponentRef] = components(
         "regularizers", help="terms added to D's loss (R1, LeCam; none: the paper's plain training)"
     )
-    epochs: int = option(150, validator=_GE1, help="passes over the training images")
-    batch_size: int = option(16, validator=_GE1, help="images per step (per rank under torchrun)")
+    epochs: int = option(150, validator=at_least_one, help="passes over the training images")
+    batch_size: int = option(16, validator=at_least_one, help="images per step (per rank under torchrun)")
     lr_d: float = option(4e-4, validator=finite_positive, help="Adam learning rate of D")
     lr_g: float = option(1e-4, validator=finite_positive, help="Adam learning rate of G")
-    betas_d: tuple[float, float] = option((0.5, 0.999), validator=_betas, help="Adam betas of D")
-    betas_g: tuple[float, float] = option((0.5, 0.999), validator=_betas, help="Adam betas of G")
+    betas_d: tuple[float, float] = option((0.5, 0.999), validator=betas, help="Adam betas of D")
+    betas_g: tuple[float, float] = option((0.5, 0.999), validator=betas, help="Adam betas of G")
     checkpoint_every: int = option(
-        10, validator=_GE1, help="epochs between checkpoints (the last epoch always writes one)"
+        10, validator=at_least_one, help="epochs between checkpoints (the last epoch always writes one)"
     )
     keep_checkpoints: int = option(
-        2, validator=_GE1, help="checkpoints kept on disk (older ones are removed)"
+        2, validator=at_least_one, help="checkpoints kept on disk (older ones are removed)"
     )
     sample_every: int = option(
-        5, validator=_GE1, help="epochs between sample grids (the last epoch always writes one)"
+        5, validator=at_least_one, help="epochs between sample grids (the last epoch always writes one)"
     )
-    samples: int = option(16, validator=_GE1, help="images per sample grid (fixed z and conditioning images)")
+    samples: int = option(
+        16, validator=at_least_one, help="images per sample grid (fixed z and conditioning images)"
+    )
     drop_last: bool = option(True, help="drop the last batch of an epoch when it is not full")
     added_share: float | None = option(
         None,
@@ -149,48 +131,51 @@ class TrainStage:
         return StageOutput(model=model, metrics=info["metrics"])
 
 
-class _Training:
-    """One session of the train stage: fresh, or continuing from the latest checkpoint."""
+class _Training(Trainer):
+    """One session of the train stage on the trainer skeleton: G, D, their losses and optimisers,
+    the EMA, sample grids and the copy monitor."""
+
+    finite = ("d_loss", "g_loss")
+    advice = "Lower the learning rates or change the loss, then run again."
 
     def __init__(self, ctx: StageContext, options: TrainOptions) -> None:
-        self.ctx, self.o = ctx, options
-        self.images: ImageSet = ctx.select(options.data)
-        self.mix = self._mix(ctx, options)
-        if self.mix is None:
-            self.steps = steps_per_epoch(
-                ctx.name, len(self.images), options.batch_size, ctx.world, options.drop_last
-            )
-        else:
-            global_batch = options.batch_size * ctx.world.size
-            self.steps = self.mix.steps(ctx.name, global_batch, options.drop_last)
-        self.seed = derive_seed(ctx.seed, "train", ctx.name)
-        self.nets = Networks.build(ctx, options, self.images.spec, self.seed)
-        self.epochs = Epochs(
-            self.images,
-            self.seed,
-            self.steps,
-            options.batch_size,
-            self.nets.latent_dim,
-            ctx.world,
-            ctx.device,
-            self.mix,
-        )
-        self.step: GanStep | None = None  # made in run(), after a resume loaded the weights
-        self.folder = ctx.dir / "checkpoints"
-        self.state: dict[str, Any] = fresh_position()
-        self.log = LossLog(extras=self.nets.figure_names())
-        self.last: Path | None = None
+        self.o = options
+        images = ctx.select(options.data)
+        seed = derive_seed(ctx.seed, "train", ctx.name)
+        self.nets = Networks.build(ctx, options, images.spec, seed)
+        super().__init__(
+            ctx, images, seed=seed, epochs=options.epochs, batch_size=options.batch_size,
+            latent_dim=self.nets.latent_dim, drop_last=options.drop_last,
+            checkpoint_every=options.checkpoint_every, keep_checkpoints=options.keep_checkpoints,
+            mix=self._mix(ctx, options, images),
+        )  # fmt: skip
+        self.sheet: SampleSheet | None = None
+        self.monitor: CopyMonitor | None = None
 
-    def _mix(self, ctx: StageContext, options: TrainOptions) -> Mix | None:
+    @staticmethod
+    def _mix(ctx: StageContext, options: TrainOptions, images: ImageSet) -> Mix | None:
         """The fixed share of added images per batch, when ``added_share`` asks for one."""
         if options.added_share is None:
             return None
         real = len(ctx.select(attrs.evolve(options.data, add=[])))
         global_batch = options.batch_size * ctx.world.size
-        return Mix.of(ctx.name, real, len(self.images), options.added_share, global_batch)
+        return Mix.of(ctx.name, real, len(images), options.added_share, global_batch)
 
-    def _start(self) -> GanStep:
-        """The training step on DDP replicas of G and D (bare modules in one process)."""
+    def modules(self) -> dict[str, Any]:
+        return self.nets.modules
+
+    def optimizers(self) -> dict[str, Any]:
+        return self.nets.optimizers
+
+    def watched(self) -> tuple[nn.Module, ...]:
+        return (self.nets.generator, self.nets.discriminator)
+
+    def new_log(self) -> LossLog:
+        return LossLog(extras=self.nets.figure_names())
+
+    def make_step(self) -> GanStep:
+        """The training step on DDP replicas of G and D (bare modules in one process), and what the
+        epochs' ends show: sample grids and, for a conditional G, the copy monitor."""
         ctx, o, nets = self.ctx, self.o, self.nets
         g = replicate(nets.generator, ctx.world, ctx.device)
         d = replicate(nets.discriminator, ctx.world, ctx.device)
@@ -198,58 +183,53 @@ class _Training:
             "batch %d per rank x %d rank(s) = effective batch %d, %d steps per epoch; lr_g %g, lr_d %g",
             o.batch_size, ctx.world.size, o.batch_size * ctx.world.size, self.steps, o.lr_g, o.lr_d,
         )  # fmt: skip
-        return GanStep(
+        step = GanStep(
             g, d, nets.loss, nets.weighter, nets.opt_g, nets.opt_d, nets.augmenters, nets.regularizers,
-            seed=self.seed, first_step=self.state["step"], world=ctx.world,
+            seed=self.seed, first_step=self.at.step, world=ctx.world,
         )  # fmt: skip
-
-    def run(self) -> StageOutput:
-        ctx, o = self.ctx, self.o
-        if ctx.resume:
-            self._resume()
-        self.step = self._start()
-        if not self.nets.generator.conditional and o.weighter.name != "none":
+        if not nets.generator.conditional and o.weighter.name != "none":
             ctx.log.info(
                 "generator %r is unconditional, yet weighter %r applies", o.generator.name, o.weighter.name
             )
-        sheet = SampleSheet.make(
-            ctx.dir / "samples", self.images, self.nets.final_generator, o.samples, self.seed, ctx.device
+        self.sheet = SampleSheet.make(
+            ctx.dir / "samples", self.images, nets.final_generator, o.samples, self.seed, ctx.device
         )
-        monitor = (
-            CopyMonitor(self.images.images, derive_seed(self.seed, "monitor"))
-            if self.nets.generator.conditional
-            else None
+        if nets.generator.conditional:
+            self.monitor = CopyMonitor(self.images.images, derive_seed(self.seed, "monitor"))
+        return step
+
+    def after_step(self) -> None:
+        if self.nets.generator_ema is not None and self.o.ema_decay is not None:
+            update_ema(
+                self.nets.generator_ema, self.nets.generator, self.o.ema_decay, self.at.step, self.o.ema_start
+            )
+
+    def epoch_figures(self, done: int) -> dict[str, float]:
+        if self.monitor is not None:
+            self.log.annotate(self.monitor.measure(self.nets.generator))
+        return self.log.epoch_mean(done)
+
+    def bar(self, stats: dict[str, float]) -> dict[str, float]:
+        return {"d": stats["d_loss"], "g": stats["g_loss"]}
+
+    def end_epoch(self, done: int, means: dict[str, float]) -> None:
+        ctx, o = self.ctx, self.o
+        copying = (
+            f"; copy SSIM {means['copy_ssim']:.3f}, z-diversity SSIM {means['z_diversity_ssim']:.3f}"
+            if "copy_ssim" in means
+            else ""
         )
-        with DeferredInterrupt() as interrupt, ctx.progress.task(f"{ctx.name} epochs", total=o.epochs) as bar:
-            bar.advance(self.state["epoch"])
-            for epoch in range(self.state["epoch"], o.epochs):
-                stopping = self._epoch(epoch, interrupt)
-                done = epoch + 1
-                if monitor is not None:
-                    self.log.annotate(monitor.measure(self.nets.generator))
-                means = self.log.epoch_mean(done)
-                copying = (
-                    f"; copy SSIM {means['copy_ssim']:.3f}, z-diversity SSIM {means['z_diversity_ssim']:.3f}"
-                    if "copy_ssim" in means
-                    else ""
-                )
-                copying += "".join(f"; {k} {means[k]:.4g}" for k in self.log.extras if k in means)
-                ctx.log.info(
-                    "epoch %d/%d: d_loss %.4f g_loss %.4f weight %.3f (%.1f images/s)%s",
-                    done, o.epochs, means["d_loss"], means["g_loss"], means["weight"], self._rate(), copying,
-                )  # fmt: skip
-                bar.advance(1, d=means["d_loss"], g=means["g_loss"])
-                ctx.track.scalars(ctx.name, done, means)
-                self._check_weights(done)
-                if done % o.sample_every == 0 or done == o.epochs:
-                    ctx.track.image(f"{ctx.name}/samples", done, sheet.write(done))
-                if stopping or done % o.checkpoint_every == 0 or done == o.epochs:
-                    self._checkpoint(done, 0)
-                else:
-                    self.log.write_csv(ctx.dir / "losses.csv")
-                if stopping:
-                    ctx.log.warning("interrupted; checkpoint written: %s", self.last)
-                    raise KeyboardInterrupt
+        copying += "".join(f"; {k} {means[k]:.4g}" for k in self.log.extras if k in means)
+        ctx.log.info(
+            "epoch %d/%d: d_loss %.4f g_loss %.4f weight %.3f (%.1f images/s)%s",
+            done, o.epochs, means["d_loss"], means["g_loss"], means["weight"], self.rate(), copying,
+        )  # fmt: skip
+        if self.sheet is not None and (done % o.sample_every == 0 or done == o.epochs):
+            ctx.track.image(f"{ctx.name}/samples", done, self.sheet.write(done))
+
+    def run(self) -> StageOutput:
+        ctx, o = self.ctx, self.o
+        last = self.train()
         final = self.log.epoch_mean(o.epochs)
         metrics = {
             **{
@@ -258,86 +238,14 @@ class _Training:
                 if k in final
             },
             **{k: final[k] for k in self.log.extras if k in final},
-            "images_per_s": self._rate(),
-            "epochs": o.epochs,
-            "steps": self.state["step"],
-            "train_seconds": self.state["seconds"],
+            **self.summary(),
         }
-        last = self.last or self._checkpoint(o.epochs, 0)  # the last epoch has written one
         for module in (self.nets.generator, self.nets.discriminator, self.nets.generator_ema):
             if module is not None:
                 sync_from_main(module, ctx.world)  # every rank hands on rank 0's (saved) networks
+        assert isinstance(self.log, LossLog) and self.sheet is not None
         info, files = write_final(ctx.dir, self.nets, self.images, last, metrics, self.log)
         mean = self.images.images.mean(dim=0)
         nets = self.nets
         model = trained_model(ctx, info, nets.final_generator, nets.discriminator, mean, self.o.data)
-        return StageOutput(model=model, metrics=metrics, files=[*files, *sheet.files(), last])
-
-    def _epoch(self, epoch: int, interrupt: DeferredInterrupt) -> bool:
-        """Train one epoch from where the state stands; a Ctrl-C mid-epoch checkpoints and stops
-        here, one at its last batch returns True so the epoch's end (monitor, checkpoint) runs first."""
-        ctx, state = self.ctx, self.state
-        assert self.step is not None
-        with ctx.progress.task(f"{ctx.name} epoch {epoch + 1}", total=self.steps) as bar:
-            bar.advance(state["batch"] if epoch == state["epoch"] else 0)
-            stop = False
-            for batch in self.epochs.batches(epoch, state):
-                stats, stop = self.epochs.step(state, batch, self.step, interrupt)
-                if self.nets.generator_ema is not None and self.o.ema_decay is not None:
-                    update_ema(
-                        self.nets.generator_ema, self.nets.generator, self.o.ema_decay, state["step"],
-                        self.o.ema_start,
-                    )  # fmt: skip
-                for key in ("d_loss", "g_loss"):
-                    if not math.isfinite(stats[key]):
-                        raise self._diverged(f"{key} ({stats[key]})", epoch + 1)
-                self.log.add(epoch + 1, state["step"], stats)
-                bar.advance(1, d=stats["d_loss"], g=stats["g_loss"])
-                if stop and batch.index + 1 < self.steps:
-                    self._checkpoint(epoch, batch.index + 1)
-                    ctx.log.warning("interrupted; checkpoint written: %s", self.last)
-                    raise KeyboardInterrupt
-        state["epoch"], state["batch"] = epoch + 1, 0
-        return stop
-
-    def _resume(self) -> None:
-        nets = self.nets
-        found = restore_latest(
-            self.ctx.name, self.folder, self.ctx.world, nets.modules, nets.optimizers,
-            (nets.generator, nets.discriminator), self.o.epochs, self.steps,
-        )  # fmt: skip
-        if found is None:
-            return
-        self.last, self.state = found
-        self.log = LossLog.read_csv(self.ctx.dir / "losses.csv", self.state["step"], self.nets.figure_names())
-        self.ctx.log.info(
-            "resuming from %s (epoch %d, batch %d)", self.last, self.state["epoch"] + 1, self.state["batch"]
-        )
-
-    def _checkpoint(self, epoch: int, batch: int) -> Path:
-        """Checkpoint the state before batch ``batch`` of (0-based) ``epoch``; return its path."""
-        self._check_weights(epoch + 1 if batch else epoch)
-        position = {**self.state, "epoch": epoch, "batch": batch}
-        self.log.write_csv(self.ctx.dir / "losses.csv")
-        self.last = save_checkpoint(
-            self.folder,
-            self.state["step"],
-            self.nets.modules,
-            self.nets.optimizers,
-            position,
-            self.o.keep_checkpoints,
-            world_size=self.ctx.world.size,
-        )
-        return self.last
-
-    def _check_weights(self, epoch: int) -> None:
-        """Raise DivergenceError if a weight of G or D is NaN/inf (``epoch`` 1-based, for the message)."""
-        if not all_finite(self.nets.generator, self.nets.discriminator):
-            raise self._diverged("a weight (NaN/inf)", epoch)
-
-    def _rate(self) -> float:
-        return self.state["images"] / self.state["seconds"] if self.state["seconds"] > 0 else 0.0
-
-    def _diverged(self, what: str, epoch: int) -> DivergenceError:
-        advice = "Lower the learning rates or change the loss, then run again."
-        return diverged(self.ctx.name, what, epoch, self.state["step"], self.last, advice)
+        return StageOutput(model=model, metrics=metrics, files=[*files, *self.sheet.files(), last])

@@ -23,11 +23,11 @@ from ganaug.api.context import StageContext
 from ganaug.api.interfaces import ImageSet, ImageSpec, TrainedModel
 from ganaug.api.selection import ImageSelection
 from ganaug.kit.imaging import save_grid
+from ganaug.kit.training.checkpoint import stateful
+from ganaug.kit.training.epochs import noise
 from ganaug.runtime.errors import CheckpointError, DataError, PluginError
 from ganaug.runtime.io import read_json, write_json, write_tensors
 from ganaug.runtime.seeds import derive_seed
-from ganaug_plugins.stages.checkpoint import stateful
-from ganaug_plugins.stages.gan_step import noise
 from ganaug_plugins.stages.loss_log import FIELDS, LossLog
 
 TRAINING = "training.json"

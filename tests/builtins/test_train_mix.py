@@ -10,10 +10,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ganaug.host.loading import make_plugin_host
+from ganaug.kit.training.epochs import Mix
 from ganaug.recipe.load import parse_recipe
 from ganaug.runner.engine import run_recipe
 from ganaug.runtime.errors import DataError
-from ganaug_plugins.stages.loop import Mix
 
 BATCH = 8
 

@@ -31,13 +31,13 @@ os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
 from ganaug.api.hookspecs import Register, hookimpl
 from ganaug.api.interfaces import ImageSpec
 from ganaug.kit.tables import read_scores_csv
+from ganaug.kit.training.data_parallel import agree, replicate, sync_from_main
 from ganaug.runner.engine import run_recipe
 from ganaug.runtime import distributed
 from ganaug.runtime.errors import RunInterrupted
 from ganaug.testing import TINY, plugin_host, recipe_from, tiny_recipe
 from ganaug_plugins.losses.gan import LeastSquaresLoss
 from ganaug_plugins.searchers.backprop import BackpropOptions, BackpropSearcher
-from ganaug_plugins.stages.data_parallel import agree, replicate, sync_from_main
 from ganaug_plugins.stages.gan_step import GanStep
 
 pytestmark = [

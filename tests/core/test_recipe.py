@@ -189,8 +189,8 @@ def test_networks_are_checked_against_the_datas_image_size_at_validation() -> No
         "stages[0].discriminator",
     }  # IAGAN needs >= 16; DCGAN takes 8
     assert (
-        "'iagan' cannot take 1x8x8 images: image size must be a power of two >= 16"
-        in found["stages[0].generator"]
+        "generator 'iagan' (plugin 'builtin:models.iagan') cannot take 1x8x8 images: "
+        "image size must be a power of two >= 16" in found["stages[0].generator"]
     )
 
 

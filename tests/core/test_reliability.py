@@ -19,12 +19,12 @@ from rich.console import Console
 from ganaug.api.hookspecs import Register, hookimpl
 from ganaug.api.interfaces import StageOutput
 from ganaug.host.loading import make_plugin_host
+from ganaug.kit.training.checkpoint import latest_checkpoint, load_checkpoint
 from ganaug.recipe.load import parse_recipe
 from ganaug.runner.engine import run_recipe
 from ganaug.runner.rundir import recipe_changes
 from ganaug.runtime.console import console_session
 from ganaug.runtime.errors import PluginError, RunDirError
-from ganaug_plugins.stages.checkpoint import latest_checkpoint, load_checkpoint
 from tests.builders_data import tree, truncated_jpeg
 from tests.core_plugin import RECIPE, CorePlugin
 from tests.killhooks.runner import run_cli, start_cli, temp_files, wait_for

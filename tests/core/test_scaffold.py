@@ -10,9 +10,12 @@ import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 
+import attrs
 import pytest
 from click.testing import CliRunner
 
+from ganaug.api.hookspecs import KINDS as REGISTRY_KINDS
+from ganaug.api.options import help_of
 from ganaug.apps.cli import cli
 from ganaug.apps.scaffold import DEFAULT_KIND, KINDS, names_for, scaffold
 from ganaug.testing import check_component, plugin_host
@@ -50,15 +53,35 @@ def test_every_template_is_written_and_every_file_has_a_template() -> None:
 def test_kinds_cover_the_issue_list_and_weighter_stays_the_default() -> None:
     assert set(KINDS) == {
         "generator",
+        "discriminator",
+        "encoder",
+        "loss",
         "weighter",
         "augmenter",
         "regularizer",
         "searcher",
+        "backbone",
         "evaluator",
         "data",
         "stage",
+        "tracker",
     }
     assert DEFAULT_KIND == "weighter"
+
+
+def test_every_component_kind_has_a_skeleton() -> None:
+    """One ``--kind`` per registry kind: a kind added to the hookspecs needs a skeleton too."""
+    registries = [kind.registry for kind in KINDS.values()]
+    assert sorted(registries) == sorted(REGISTRY_KINDS)
+    assert len({kind.module for kind in KINDS.values()}) == len(KINDS)
+
+
+def test_the_kind_option_names_every_kind() -> None:
+    result = CliRunner().invoke(cli, ["new-plugin", "--help"])
+    assert result.exit_code == 0, result.output
+    words = " ".join(result.output.split())
+    assert all(kind in words for kind in KINDS)
+    assert "loss: a GAN loss" in words and "data: a data source" in words
 
 
 @pytest.mark.parametrize("bad", ["Edge", "edge gap", "1edge", "edge-", "edge--gap", "ganaug-", "e_g"])
@@ -105,11 +128,11 @@ def test_command_writes_each_kind(kind: str, tmp_path: Path) -> None:
 
 
 def test_unknown_kind_is_refused(tmp_path: Path) -> None:
-    result = CliRunner().invoke(cli, ["new-plugin", "edge", "--kind", "loss", "--dir", str(tmp_path)])
-    assert result.exit_code == 2 and "'loss' is not one of" in result.output
+    result = CliRunner().invoke(cli, ["new-plugin", "edge", "--kind", "gan-loss", "--dir", str(tmp_path)])
+    assert result.exit_code == 2 and "'gan-loss' is not one of" in result.output
     assert list(tmp_path.iterdir()) == []
-    with pytest.raises(ValueError, match="unknown plugin kind 'loss'"):
-        scaffold("edge", tmp_path, "loss")
+    with pytest.raises(ValueError, match="unknown plugin kind 'gan-loss'"):
+        scaffold("edge", tmp_path, "gan-loss")
 
 
 def test_existing_folder_is_never_overwritten(tmp_path: Path) -> None:
@@ -151,15 +174,53 @@ def test_weighter_options_reach_the_component(
 
 
 @pytest.mark.parametrize("kind", ALL_KINDS)
+def test_every_option_has_help(
+    kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fresh_modules: None
+) -> None:
+    """docs/plugins.md's rule, kept by every skeleton: each options field has a one-line help."""
+    scaffold(f"scaffold-help-{kind}", tmp_path, kind)
+    monkeypatch.syspath_prepend(str(tmp_path / f"ganaug-scaffold-help-{kind}" / "src"))
+    plugin = importlib.import_module(f"ganaug_scaffold_help_{kind}.plugin")
+    registry = plugin_host(plugin, builtins=False).registry
+    options = registry.get(KINDS[kind].registry, f"scaffold-help-{kind}").options
+    fields = attrs.fields(options)
+    assert fields, f"{options.__name__} has no options"
+    assert {f.name: help_of(f).strip() != "" for f in fields} == {f.name: True for f in fields}
+
+
+def _ruff(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "ruff", *args], cwd=root, capture_output=True, text=True, check=False
+    )
+
+
+#: The option helpers (see the project's own pyproject.toml): attrs fields, not calls RUF009 flags.
+IMMUTABLE_CALLS = [f"ganaug.api.options.{f}" for f in ("component", "components", "option", "stage_ref")]
+
+
+@pytest.mark.parametrize("kind", ALL_KINDS)
 @pytest.mark.parametrize("name", ["lint", "a-rather-long-plugin-name"])
 def test_skeleton_is_lint_clean(kind: str, name: str, tmp_path: Path) -> None:
+    """With the skeleton's own ruff settings, which select the RUF rules (RUF009 included) and
+    declare the option helpers immutable calls."""
     scaffold(name, tmp_path, kind)
     root = tmp_path / f"ganaug-{name}"
-    for args in (["check", "."], ["format", "--check", "."]):
-        done = subprocess.run(
-            [sys.executable, "-m", "ruff", *args], cwd=root, capture_output=True, text=True, check=False
-        )
+    lint = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["ruff"]["lint"]
+    assert "RUF" in lint["select"]
+    assert lint["flake8-bugbear"]["extend-immutable-calls"] == IMMUTABLE_CALLS
+    for args in (["check", "--extend-select", "RUF", "."], ["format", "--check", "."]):
+        done = _ruff(root, *args)
         assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("kind", ["data", "stage"])
+def test_lint_needs_the_immutable_calls(kind: str, tmp_path: Path) -> None:
+    """The lint test exercises the setting: these skeletons have an ``option()`` field of a mutable
+    type, which RUF009 flags once the option helpers are not declared immutable."""
+    scaffold("lint", tmp_path, kind)
+    no_calls = "lint.flake8-bugbear.extend-immutable-calls = []"
+    done = _ruff(tmp_path / "ganaug-lint", "check", "--config", no_calls, "--select", "RUF009", ".")
+    assert done.returncode == 1 and "RUF009" in done.stdout, done.stdout + done.stderr
 
 
 @pytest.mark.slow

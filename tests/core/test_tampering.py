@@ -13,10 +13,10 @@ import safetensors.torch
 import torch
 
 from ganaug.host.loading import make_plugin_host
+from ganaug.kit.training.checkpoint import latest_checkpoint
 from ganaug.recipe.load import parse_recipe
 from ganaug.runner.engine import run_recipe
 from ganaug.runtime.errors import CheckpointError
-from ganaug_plugins.stages.checkpoint import latest_checkpoint
 from tests.killhooks.runner import TINY
 
 HOST = make_plugin_host(entry_points=False)

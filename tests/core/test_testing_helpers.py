@@ -332,6 +332,24 @@ def test_check_component_builds_and_checks_each_kind(host) -> None:
     assert isinstance(check_component(host, "evaluators", "count"), Evaluates)
 
 
+def test_check_component_builds_encoders_and_searchers_for_the_latent_dim_asked(host) -> None:
+    encoder = check_component(host, "encoders", "mlp", image=IMAGE, latent_dim=16)
+    assert encoder.latent_dim == 16
+    assert encoder(tiny_images(2, size=IMAGE.size).images).shape == (2, 16)
+    assert check_component(host, "encoders", "mlp", image=IMAGE).latent_dim == 8  # the default
+    assert check_latent_searcher(BestOfRandom(None), image=IMAGE, latent_dim=5).z.shape == (3, 5)
+
+    class FixedWidth:  # an encoder plugin that ignores the latent_dim it is built with
+        @hookimpl
+        def register_encoders(self, register: Register) -> None:
+            register("fixed", lambda options, image, latent_dim: TinyEncoder(options, image), TinyNetOptions)
+
+    fixed = plugin_host(("fixed-width", FixedWidth()), builtins=False)
+    assert check_component(fixed, "encoders", "fixed", image=IMAGE).latent_dim == 8
+    with pytest.raises(AssertionError, match="latent_dim is 8, asked for 16"):
+        check_component(fixed, "encoders", "fixed", image=IMAGE, latent_dim=16)
+
+
 def test_check_component_reports_located_option_problems(host) -> None:
     with pytest.raises(RecipeError) as caught:
         check_component(host, "loss_weighters", "mean-gap", {"scale": -1.0})

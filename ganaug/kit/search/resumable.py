@@ -19,6 +19,7 @@ import torch
 from torch import Tensor, nn
 
 from ganaug.api.interfaces import SearchResult
+from ganaug.kit.search.checked import SearcherId, result_problems, unnamed
 from ganaug.kit.search.sharded import can_shard, search_block, sharded_search
 from ganaug.runtime import io
 from ganaug.runtime.distributed import World
@@ -73,12 +74,24 @@ def resumable_search(
     progress: Any = None,
     device: torch.device | None = None,
     group: int = GROUP,
+    origin: SearcherId | None = None,
 ) -> SearchResult:
-    """:func:`sharded_search` group by group, reusing the groups ``store`` already holds."""
+    """:func:`sharded_search` group by group, reusing the groups ``store`` already holds.
+
+    ``origin`` names the searcher (recipe name and plugin) if what it returns is malformed."""
     n = int(queries.shape[0])
+    who = origin or unnamed(searcher)
     if not can_shard(searcher) or n <= group:
         return sharded_search(
-            searcher, world, generator, discriminator, queries, seed=seed, progress=progress, device=device
+            searcher,
+            world,
+            generator,
+            discriminator,
+            queries,
+            seed=seed,
+            progress=progress,
+            device=device,
+            origin=who,
         )
     key = _key(searcher, n, seed, queries)
     z_all = searcher.initial_z(n, int(generator.latent_dim), seed)
@@ -87,6 +100,8 @@ def resumable_search(
         stop = min(start + group, n)
         path = store / f"images-{start:07d}-{stop:07d}.safetensors"
         part = _load(path, key)
+        if part is not None and result_problems(part, queries[start:stop]):
+            part = None  # a group file that does not fit its images: searched again
         if part is None:
             part = search_block(
                 searcher,
@@ -98,6 +113,7 @@ def resumable_search(
                 seed=seed,
                 progress=progress,
                 device=device,
+                origin=who,
             )
             _save(path, part, key)
         else:

@@ -78,7 +78,7 @@ def save_checkpoint(
     step: int,
     modules: dict[str, Stateful],
     optimizers: dict[str, Optimizer],
-    position: dict[str, Any],
+    position: Position,
     keep: int = 2,
     world_size: int = 1,
 ) -> Path:
@@ -95,7 +95,7 @@ def save_checkpoint(
     meta.update(
         format=FORMAT,
         step=step,
-        position=position,
+        position=position.as_dict(),
         world_size=world_size,
         tensors=f"{stem}.safetensors",
         sha256=hashlib.sha256(blob).hexdigest(),
@@ -228,9 +228,28 @@ def _number(value: Any) -> bool:
 POSITION_KEYS = {"epoch": int, "batch": int, "step": int, "images": int, "seconds": float}
 
 
+@attrs.define
+class Position:
+    """Where a training stage stands: the 0-based ``epoch`` and ``batch`` it will run next, the
+    global ``step`` count, the images seen and the seconds spent training (what a checkpoint saves)."""
+
+    epoch: int = 0
+    batch: int = 0
+    step: int = 0
+    images: int = 0
+    seconds: float = 0.0
+
+    def at(self, epoch: int, batch: int) -> Position:
+        """This position moved to ``batch`` of ``epoch`` (what a checkpoint there records)."""
+        return attrs.evolve(self, epoch=epoch, batch=batch)
+
+    def as_dict(self) -> dict[str, Any]:
+        return attrs.asdict(self)
+
+
 def checked_position(
     path: Path, meta: dict[str, Any], epochs: int | None = None, steps: int | None = None
-) -> dict[str, Any]:
+) -> Position:
     """The training position a checkpoint records, every field present and a number, and (given
     the stage's ``epochs`` and ``steps`` per epoch) within them."""
     position = meta.get("position")
@@ -254,4 +273,4 @@ def checked_position(
         raise CheckpointError(
             f"checkpoint {path}: position step {out['step']} is beyond the {epochs * steps} steps"
         )
-    return out
+    return Position(**out)

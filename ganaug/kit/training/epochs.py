@@ -1,5 +1,5 @@
-"""The epoch loop the train and encoder stages share: batch counts, the seeded data order and
-noise per step, the step bookkeeping, and the world-size check on resume.
+"""The epoch loop of the trainer skeleton (:mod:`.trainer`): batch counts, the seeded data order
+and noise per step, the step bookkeeping, the world-size check on resume, and the NaN checks.
 
 Order and noise come from seeds derived per epoch and per step, never from the global RNG, so a
 stage resumed from any checkpoint draws exactly what an uninterrupted one drew.
@@ -18,24 +18,34 @@ import torch
 from torch import Tensor, nn
 
 from ganaug.api.interfaces import ImageSet
-from ganaug.runtime.device import generator_for
-from ganaug.runtime.distributed import World
-from ganaug.runtime.errors import CheckpointError, DataError, DivergenceError
-from ganaug.runtime.seeds import derive_seed
-from ganaug_plugins.stages.checkpoint import (
+from ganaug.kit.training.checkpoint import (
+    Position,
     checked_position,
     latest_checkpoint,
     load_checkpoint,
     restore_checkpoint,
 )
-from ganaug_plugins.stages.data_parallel import agree, batch_shard
-from ganaug_plugins.stages.gan_step import all_finite, noise
-from ganaug_plugins.stages.interrupt import DeferredInterrupt
+from ganaug.kit.training.data_parallel import agree, batch_shard
+from ganaug.kit.training.interrupt import DeferredInterrupt
+from ganaug.runtime.device import generator_for
+from ganaug.runtime.distributed import World
+from ganaug.runtime.errors import CheckpointError, DataError, DivergenceError
+from ganaug.runtime.seeds import derive_seed
 
 
-def fresh_position() -> dict[str, Any]:
-    """Where a stage that has not trained yet stands (what checkpoints save and resume reads)."""
-    return {"epoch": 0, "batch": 0, "step": 0, "images": 0, "seconds": 0.0}
+def noise(seed: int, n: int, dim: int, device: torch.device) -> Tensor:
+    """Standard normal ``[n, dim]`` drawn on the CPU from ``seed`` (the same on every device)."""
+    return torch.randn(n, dim, generator=generator_for(seed)).to(device)
+
+
+def all_finite(*modules: nn.Module) -> bool:
+    """Whether every parameter and buffer of the modules is finite."""
+    return all(
+        bool(torch.isfinite(t).all())
+        for m in modules
+        for t in [*m.parameters(), *m.buffers()]
+        if t.is_floating_point()
+    )
 
 
 def steps_per_epoch(stage: str, images: int, batch_size: int, world: World, drop_last: bool) -> int:
@@ -71,7 +81,7 @@ def restore_latest(
     networks: tuple[nn.Module, ...],
     epochs: int | None = None,
     steps: int | None = None,
-) -> tuple[Path, dict[str, Any]] | None:
+) -> tuple[Path, Position] | None:
     """Load the latest checkpoint in ``folder`` into ``modules`` and ``optimizers``: its path and the
     position it saved, or None when there is none. Refuses another world size, NaN/inf weights in
     ``networks`` and a position beyond ``epochs`` x ``steps`` per epoch."""
@@ -162,32 +172,32 @@ class Epochs:
     device: torch.device
     mix: Mix | None = None
 
-    def batches(self, epoch: int, state: dict[str, Any]) -> Iterator[Batch]:
-        """This rank's batches of ``epoch`` (0-based), from where ``state`` stands."""
+    def batches(self, epoch: int, at: Position) -> Iterator[Batch]:
+        """This rank's batches of ``epoch`` (0-based), from where ``at`` stands."""
         rng = generator_for(derive_seed(self.seed, "order", epoch))
         if self.mix is None:
             order = torch.randperm(len(self.images), generator=rng)
         else:
             global_batch = self.batch_size * self.world.size
             order = self.mix.order(len(self.images), self.steps, global_batch, rng)
-        start = state["batch"] if epoch == state["epoch"] else 0
+        start = at.batch if epoch == at.epoch else 0
         for batch in range(start, self.steps):
             index, mine = batch_shard(order, batch, self.batch_size, self.world)
             x = self.images.images[index[mine.start : mine.stop]].to(self.device)
             # noise for the whole global batch, then this rank's rows: a function of the seed
-            z_seed = derive_seed(self.seed, "noise", state["step"])
+            z_seed = derive_seed(self.seed, "noise", at.step)
             z = noise(z_seed, len(index), self.latent_dim, self.device)[mine.start : mine.stop]
             yield Batch(batch, x, z, len(index))
 
     def step(
-        self, state: dict[str, Any], batch: Batch, run: Any, interrupt: DeferredInterrupt
+        self, at: Position, batch: Batch, run: Any, interrupt: DeferredInterrupt
     ) -> tuple[dict[str, float], bool]:
-        """Run one step, average its figures over ranks, count it in ``state``; returns the figures
+        """Run one step, average its figures over ranks, count it in ``at``; returns the figures
         and whether any rank asked to stop (a Ctrl-C during this step counts: read after it)."""
         began = time.perf_counter()
         stats = run(batch.images, batch.z)
         stats, stop = agree(self.world, stats, interrupt.requested, self.device)
-        state["seconds"] += time.perf_counter() - began
-        state["step"] += 1
-        state["images"] += batch.size
+        at.seconds += time.perf_counter() - began
+        at.step += 1
+        at.images += batch.size
         return stats, stop
