@@ -14,7 +14,7 @@ from torch import Tensor, nn
 import ganaug_plugins.stages.train as train
 from ganaug.runner.engine import run_recipe
 from ganaug.runtime.errors import RecipeError, RunInterrupted
-from ganaug_plugins.stages.checkpoint import latest_checkpoint, load_checkpoint
+from ganaug.kit.training.checkpoint import latest_checkpoint, load_checkpoint
 from tests.builtins.test_train_stage import (  # noqa: F401 (autouse fixtures)
     CALLS,
     HOST,

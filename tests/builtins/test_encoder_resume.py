@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ganaug_plugins.stages.checkpoint import latest_checkpoint, load_checkpoint
+from ganaug.kit.training.checkpoint import latest_checkpoint, load_checkpoint
 from tests.killhooks.runner import metrics, run_cli, temp_files
 
 pytestmark = pytest.mark.slow

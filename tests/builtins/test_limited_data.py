@@ -19,7 +19,7 @@ from ganaug_plugins.augmenters import ops
 from ganaug_plugins.augmenters.augmenters import AdaptiveAugment, DiffAugment, ops_for
 from ganaug_plugins.losses.gan import BceLoss
 from ganaug_plugins.regularizers.regularizers import LeCamPenalty, R1Penalty
-from ganaug_plugins.stages.checkpoint import latest_checkpoint, load_checkpoint
+from ganaug.kit.training.checkpoint import latest_checkpoint, load_checkpoint
 from ganaug_plugins.stages.gan_step import GanStep
 from ganaug_plugins.stages.loss_log import FIELDS
 from tests.builtins.test_train_stage import (  # noqa: F401 (autouse fixtures)

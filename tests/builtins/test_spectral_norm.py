@@ -24,7 +24,7 @@ from ganaug_plugins.models.iagan.generator import IaganGenerator
 from ganaug_plugins.models.iagan.plugin import IaganDiscriminatorOptions, IaganGeneratorOptions
 from ganaug_plugins.models.iagan.plugin import build_discriminator as build_iagan_d
 from ganaug_plugins.models.iagan.plugin import build_generator as build_iagan_g
-from ganaug_plugins.stages.checkpoint import latest_checkpoint, load_checkpoint
+from ganaug.kit.training.checkpoint import latest_checkpoint, load_checkpoint
 from tests.builtins.test_train_stage import (  # noqa: F401 (autouse fixtures)
     CALLS,
     HOST,

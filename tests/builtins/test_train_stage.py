@@ -27,7 +27,8 @@ from ganaug.testing import TinyDiscriminator, TinyGenerator, TinyNetOptions
 from ganaug_plugins.losses.gan import LeastSquaresLoss
 from ganaug_plugins.models.iagan.discriminator import IaganDiscriminator
 from ganaug_plugins.models.iagan.generator import IaganGenerator
-from ganaug_plugins.stages.checkpoint import (
+from ganaug.kit.training.checkpoint import (
+    Position,
     latest_checkpoint,
     load_checkpoint,
     restore_checkpoint,
@@ -324,7 +325,7 @@ def test_nan_weights_raise_divergence(tmp_path: Path) -> None:
     with torch.no_grad():
         next(training.nets.generator.parameters()).fill_(float("inf"))
     with pytest.raises(DivergenceError, match="weight"):
-        training._checkpoint(0, 0)
+        training.checkpoint(0, 0)
     assert latest_checkpoint(tmp_path / "checkpoints") is None
 
 
@@ -357,7 +358,7 @@ def test_checkpoint_round_trip_restores_optimizer_state(tmp_path: Path) -> None:
     for i in range(2):
         step(real, torch.randn(4, 8, generator=torch.Generator().manual_seed(i)))
     optimizers = {"og": opt_g, "od": opt_d}
-    path = save_checkpoint(tmp_path, 2, {"g": g, "d": d}, optimizers, {"epoch": 0, "batch": 2})
+    path = save_checkpoint(tmp_path, 2, {"g": g, "d": d}, optimizers, Position(epoch=0, batch=2))
     rng = torch.get_rng_state()
     torch.manual_seed(99)
 
@@ -401,7 +402,7 @@ def test_checkpoint_saves_any_object_with_a_state_dict(tmp_path: Path) -> None:
     saved = Stream()
     torch.rand(3, generator=saved.random)
     saved.count = 7
-    path = save_checkpoint(tmp_path, 1, {"loss": saved}, {}, {"epoch": 0, "batch": 0})
+    path = save_checkpoint(tmp_path, 1, {"loss": saved}, {}, Position(epoch=0, batch=0))
     expected = torch.rand(3, generator=saved.random)
     loaded = Stream()
     restore_checkpoint(load_checkpoint(path), {"loss": loaded}, {})
@@ -410,7 +411,7 @@ def test_checkpoint_saves_any_object_with_a_state_dict(tmp_path: Path) -> None:
 
 def test_corrupt_checkpoint_is_refused(tmp_path: Path) -> None:
     g = IaganDiscriminator(ImageSpec(1, 32), width=8)
-    path = save_checkpoint(tmp_path, 1, {"d": g}, {}, {"epoch": 0, "batch": 0})
+    path = save_checkpoint(tmp_path, 1, {"d": g}, {}, Position(epoch=0, batch=0))
     blob = tmp_path / "step-00000001.safetensors"
     data = bytearray(blob.read_bytes())
     data[-1] ^= 0xFF
@@ -422,7 +423,7 @@ def test_corrupt_checkpoint_is_refused(tmp_path: Path) -> None:
 def test_old_checkpoints_are_pruned(tmp_path: Path) -> None:
     d = IaganDiscriminator(ImageSpec(1, 32), width=8)
     for step in (1, 2, 3):
-        save_checkpoint(tmp_path, step, {"d": d}, {}, {"epoch": step, "batch": 0}, keep=2)
+        save_checkpoint(tmp_path, step, {"d": d}, {}, Position(epoch=step, batch=0), keep=2)
     assert sorted(p.name for p in tmp_path.glob("step-*")) == [
         "step-00000002.json",
         "step-00000002.safetensors",

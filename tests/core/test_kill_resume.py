@@ -17,7 +17,7 @@ import pytest
 import safetensors.torch
 from PIL import Image
 
-from ganaug_plugins.stages.checkpoint import latest_checkpoint, load_checkpoint
+from ganaug.kit.training.checkpoint import latest_checkpoint, load_checkpoint
 from tests.killhooks.runner import (
     BASE_STEPS,
     MORE_STEPS_PER_EPOCH,
