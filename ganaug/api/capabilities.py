@@ -167,7 +167,7 @@ class DescribesPreprocessing(Protocol):
 @runtime_checkable
 class ReadsImages(Protocol):
     """A data source that reads one new image file exactly as it read its own data: ``[C, H, W]``
-    in the run's value range; raises ``ganaug.api.preprocessing.UnreadableImage`` for a bad file."""
+    in the run's value range; raises ``ganaug.kit.images.UnreadableImage`` for a bad file."""
 
     def read_image(self, path: Path) -> Tensor: ...
 

@@ -18,16 +18,11 @@ from ganaug.api.context import DataContext
 from ganaug.api.interfaces import DataBundle, ImageSpec
 from ganaug.api.options import option
 from ganaug.api.preprocessing import Preprocessing
+from ganaug.kit.images import IMAGE_EXTENSIONS, UnreadableImage, decode_image
 from ganaug.runtime.errors import DataError
 from ganaug_plugins.data.bundle import OnError, by_class, make_bundle, report_skipped
 from ganaug_plugins.data.cache import Decoded, cached_decode, content_digest
-from ganaug_plugins.data.decode import (
-    DEFAULT_EXTENSIONS,
-    Preprocess,
-    ResizeMode,
-    UnreadableImage,
-    decode_image,
-)
+from ganaug_plugins.data.decode import Preprocess, ResizeMode
 from ganaug_plugins.data.reading import describe, read_file
 from ganaug_plugins.data.scan import ImageFile, Layout, scan_folder
 from ganaug_plugins.data.split import deal, split_validator
@@ -88,7 +83,7 @@ class FolderOptions:
         help="to a square: centre crop, pad with black, or stretch",
     )
     extensions: list[str] = option(
-        factory=lambda: list(DEFAULT_EXTENSIONS),
+        factory=lambda: list(IMAGE_EXTENSIONS),
         validator=_extensions,
         help="file endings read as images (case-insensitive)",
     )

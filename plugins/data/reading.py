@@ -1,7 +1,8 @@
 """New image files read as the built-in sources read their data, and that preprocessing described.
 
-What ``ganaug score`` and ``ganaug generate`` use (:mod:`ganaug.api.preprocessing`): the same
-:func:`~.decode.decode_image` and the same uint8 -> [-1, 1] mapping as the sources' own images.
+What ``ganaug score`` and ``ganaug generate`` use (:mod:`ganaug.api.preprocessing`): the kit's one
+decoder (:func:`ganaug.kit.images.read_image`), which the sources decode their own files with, and
+the same uint8 -> [-1, 1] mapping as the sources' own images.
 """
 
 from __future__ import annotations
@@ -9,18 +10,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from torch import Tensor
 
 from ganaug.api.preprocessing import Preprocessing
-from ganaug.kit.images import UnreadableImage as Unreadable
-from ganaug_plugins.data.bundle import to_tensor
-from ganaug_plugins.data.decode import Preprocess, UnreadableImage, decode_image
+from ganaug.kit.images import RULES, read_image
+from ganaug_plugins.data.decode import Preprocess
 
-RULES = (
-    "EXIF rotation applied; grayscale converted straight to L; transparency composited onto black; "
-    "16-bit grayscale scaled to 8 bits; bicubic resampling"
-)
+__all__ = ["RULES", "describe", "gray", "read_file"]
 
 
 def gray(size: int) -> Preprocess:
@@ -40,11 +36,6 @@ def describe(prep: Preprocess, **details: Any) -> Preprocessing:
 
 
 def read_file(path: Path, prep: Preprocess) -> Tensor:
-    """One image file as ``[C, size, size]`` in [-1, 1], decoded as the source decodes its own."""
-    try:
-        array = decode_image(Path(path), prep)
-    except UnreadableImage as exc:
-        raise Unreadable(path, exc.reason) from None
-    except IsADirectoryError:
-        raise Unreadable(path, "a folder, not an image file") from None
-    return to_tensor(np.array(array[None]))[0]  # a writable copy, as the sources' stacked arrays
+    """One image file as ``[C, size, size]`` in [-1, 1], decoded as the source decodes its own;
+    raises :class:`ganaug.kit.images.UnreadableImage`."""
+    return read_image(Path(path), describe(prep))
