@@ -186,7 +186,13 @@ def tiny_recipe(
 ) -> str:
     """TOML text of a recipe on the ``tiny`` data source (CPU, seed 0) with the given stages.
 
-    Each stage is a dict as a ``[[stages]]`` table (``{"kind": "train", "name": ..., ...}``).
+    ``stages``: one dict per ``[[stages]]`` table, in order (``{"kind": "train", "name": ..., ...}``);
+    nested dicts and lists become TOML tables and arrays, so any stage option can be given.
+    ``data``: ``[data]`` options laid over ``{"source": "tiny"}``; a ``"source"`` key picks another
+    data source (``{"source": "mnist-5k", "classes": ["8", "3"], "split": {...}}``).
+    ``run``: ``[run]`` options laid over ``{"name": "tiny", "seed": 0, "device": "cpu"}``.
+    Raises ``ValueError`` without a stage. Resolve the text with :func:`recipe_from` or run it
+    with :func:`run_text`, or write it to a file for the command line.
     """
     if not stages:
         raise ValueError("tiny_recipe needs at least one stage table")

@@ -12,18 +12,12 @@ import torch
 from torch import Tensor, nn
 
 import ganaug_plugins.stages.train as train
+from ganaug.kit.training.checkpoint import latest_checkpoint, load_checkpoint
 from ganaug.runner.engine import run_recipe
 from ganaug.runtime.errors import RecipeError, RunInterrupted
-from ganaug.kit.training.checkpoint import latest_checkpoint, load_checkpoint
-from tests.builtins.test_train_stage import (  # noqa: F401 (autouse fixtures)
-    CALLS,
-    HOST,
-    TRIGGERS,
-    _one_thread,
-    _reset_triggers,
-    iagan,
-    run,
-)
+from tests.training_toys import CALLS, HOST, TRIGGERS, iagan, run
+
+pytestmark = pytest.mark.usefixtures("one_thread", "reset_triggers")
 
 DECAY, START = 0.5, 2  # 6 G steps in all: steps 1-2 copy G, steps 3-6 average
 

@@ -12,6 +12,7 @@ from torch import Tensor, nn
 
 from ganaug.api.capabilities import ObservesDiscriminator, ReportsFigures, Stateful
 from ganaug.host.loading import make_plugin_host
+from ganaug.kit.training.checkpoint import latest_checkpoint, load_checkpoint
 from ganaug.recipe.load import parse_recipe
 from ganaug.runner.engine import run_recipe
 from ganaug.runtime.errors import RecipeError, RunInterrupted
@@ -19,17 +20,21 @@ from ganaug_plugins.augmenters import ops
 from ganaug_plugins.augmenters.augmenters import AdaptiveAugment, DiffAugment, ops_for
 from ganaug_plugins.losses.gan import BceLoss
 from ganaug_plugins.regularizers.regularizers import LeCamPenalty, R1Penalty
-from ganaug.kit.training.checkpoint import latest_checkpoint, load_checkpoint
 from ganaug_plugins.stages.gan_step import GanStep
 from ganaug_plugins.stages.loss_log import FIELDS
-from tests.builtins.test_train_stage import (  # noqa: F401 (autouse fixtures)
+from tests.training_toys import (
     BUILTINS,
     CALLS,
     TRIGGERS,
+    NoWeights,
+    RecordingDiscriminator,
     TestPlugin,
-    _one_thread,
-    _reset_triggers,
+    ToyGenerator,
+    limited_text,
+    random_batch,
 )
+
+pytestmark = pytest.mark.usefixtures("one_thread", "reset_triggers")
 
 HOST = make_plugin_host(
     builtins=(*BUILTINS, "ganaug_plugins.augmenters.plugin", "ganaug_plugins.regularizers.plugin"),
@@ -37,33 +42,9 @@ HOST = make_plugin_host(
     extra=[("testdata", TestPlugin())],
 )
 
-RECIPE = """
-[run]
-seed = 0
-device = "cpu"
-
-[data]
-source = "blobs"
-n = {n}
-
-[[stages]]
-kind = "train"
-name = "gan"
-epochs = {epochs}
-batch_size = 8
-checkpoint_every = 1
-sample_every = 100
-samples = 4
-generator = {{ name = "dcgan", latent_dim = 8, width = 8 }}
-discriminator = {{ name = "dcgan", width = 8 }}
-loss = "watched"
-weighter = "none"
-lr_d = {lr_d}
-"""
-
 
 def recipe(*overrides: str, n: int = 24, epochs: int = 2, lr_d: float = 4e-4) -> Any:
-    text = RECIPE.format(n=n, epochs=epochs, lr_d=lr_d)
+    text = limited_text(n=n, epochs=epochs, lr_d=lr_d)
     return parse_recipe(text, registry=HOST.registry, overrides=overrides)
 
 
@@ -72,10 +53,6 @@ ALL = (
     '{name = "ada", policy = ["translation"], initial_p = 0.5}]',
     'stages.gan.regularizers=[{name = "r1", gamma = 1.0}, {name = "lecam"}]',
 )
-
-
-def _batch(n: int = 4, size: int = 16, channels: int = 1, seed: int = 0) -> Tensor:
-    return torch.rand(n, channels, size, size, generator=torch.Generator().manual_seed(seed)) * 2 - 1
 
 
 def _rng(seed: int = 0) -> torch.Generator:
@@ -87,7 +64,7 @@ def _rng(seed: int = 0) -> torch.Generator:
 
 @pytest.mark.parametrize("name", ["color", "translation", "cutout"])
 def test_every_op_is_differentiable_keeps_the_shape_and_is_seeded(name: str) -> None:
-    x = _batch(channels=3).requires_grad_(True)
+    x = random_batch(channels=3).requires_grad_(True)
     augment = DiffAugment(ops_for([name], 0.25, 0.5, 0.0))
     out = augment(x, _rng(1))
     assert out.shape == x.shape
@@ -119,40 +96,16 @@ def test_cutout_blanks_a_square_of_the_asked_size() -> None:
 
 
 def test_saturation_leaves_grayscale_alone_and_apply_mixes_per_image() -> None:
-    x = _batch(8)
+    x = random_batch(8)
     assert torch.equal(ops.saturation(x, _rng()), x)
     assert torch.equal(ops.apply(ops.brightness, x, _rng(), torch.tensor(0.0)), x)
     assert not torch.equal(ops.apply(ops.brightness, x, _rng(), torch.tensor(1.0)), x)
-    mixed = ops.apply(ops.brightness, _batch(200), _rng(), torch.tensor(0.5))
-    changed = (mixed != _batch(200)).flatten(1).any(dim=1).float().mean()
+    mixed = ops.apply(ops.brightness, random_batch(200), _rng(), torch.tensor(0.5))
+    changed = (mixed != random_batch(200)).flatten(1).any(dim=1).float().mean()
     assert 0.35 < changed < 0.65
 
 
 # --- in the training step ----------------------------------------------------------------------
-
-
-class Recorder(nn.Module):
-    """A tiny D that records every batch it is shown."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.lin = nn.Linear(16 * 16, 1)
-        self.seen: list[Tensor] = []
-
-    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        self.seen.append(x.detach().clone())
-        return self.lin(x.flatten(1)).squeeze(1), x
-
-
-class Toy(nn.Module):
-    latent_dim, conditional = 4, False
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.lin = nn.Linear(4, 16 * 16)
-
-    def forward(self, z: Tensor, x: Tensor | None = None) -> Tensor:
-        return torch.tanh(self.lin(z)).reshape(-1, 1, 16, 16)
 
 
 class Marker:
@@ -162,23 +115,20 @@ class Marker:
         return images + 100.0
 
 
-def _step(*augmenters: Any, regularizers: tuple[Any, ...] = ()) -> tuple[GanStep, Toy, Recorder]:
+def _step(
+    *augmenters: Any, regularizers: tuple[Any, ...] = ()
+) -> tuple[GanStep, ToyGenerator, RecordingDiscriminator]:
     torch.manual_seed(0)
-    g, d = Toy(), Recorder()
+    g, d = ToyGenerator(), RecordingDiscriminator()
     opt_g = torch.optim.Adam(g.parameters(), lr=1e-3)
     opt_d = torch.optim.Adam(d.parameters(), lr=1e-3)
-    step = GanStep(g, d, BceLoss(), _NoWeights(), opt_g, opt_d, augmenters, regularizers, seed=3)
+    step = GanStep(g, d, BceLoss(), NoWeights(), opt_g, opt_d, augmenters, regularizers, seed=3)
     return step, g, d
-
-
-class _NoWeights:
-    def weights(self, real: Tensor, fake: Tensor) -> Tensor:
-        return real.new_ones(len(real))
 
 
 def test_the_augmenter_is_applied_to_real_and_fake_in_both_steps() -> None:
     step, _, d = _step(Marker())
-    real = _batch(4)
+    real = random_batch(4)
     step(real, torch.randn(4, 4))
     assert len(d.seen) == 3  # D step: real, fake; G step: fake
     assert all(bool((batch > 50).all()) for batch in d.seen)
@@ -189,7 +139,7 @@ def test_gs_gradient_flows_through_the_augmentation() -> None:
     grads = []
     for augment in (None, DiffAugment(ops_for(["translation", "cutout"], 0.25, 0.5, 0.0))):
         step, g, _ = _step(*([augment] if augment else []))
-        step(_batch(4), torch.randn(4, 4, generator=_rng()))
+        step(random_batch(4), torch.randn(4, 4, generator=_rng()))
         grads.append(torch.cat([p.grad.flatten() for p in g.parameters() if p.grad is not None]))
     assert grads[1].abs().sum() > 0  # G learns through the augmented D input
     assert not torch.allclose(grads[0], grads[1])  # ... and the augmentation changed what it learns
@@ -220,8 +170,8 @@ def test_ada_p_rises_when_d_memorises_a_tiny_set(tmp_path: Path) -> None:
 
 
 def test_r1_is_half_gamma_times_the_squared_gradient_norm_at_real_images() -> None:
-    d = Recorder()
-    real = _batch(4)
+    d = RecordingDiscriminator()
+    real = random_batch(4)
     r1 = R1Penalty(gamma=4.0)
     value = r1.penalty(d, real, real, torch.zeros(4), torch.zeros(4))
     w = d.lin.weight.detach()  # linear D: the gradient is its weight for every image
@@ -249,7 +199,7 @@ def test_lecam_pulls_logits_towards_the_moving_averages() -> None:
 def test_regularizers_add_to_ds_loss_only() -> None:
     plain, _, _ = _step()
     regular, _, _ = _step(regularizers=(R1Penalty(gamma=10.0),))
-    real, z = _batch(4), torch.randn(4, 4, generator=_rng())
+    real, z = random_batch(4), torch.randn(4, 4, generator=_rng())
     a, b = plain(real, z), regular(real, z)
     assert b["d_loss"] > a["d_loss"] and b["r1"] > 0
     assert "r1" not in a

@@ -16,9 +16,12 @@ from ganaug.host.loading import make_plugin_host
 from ganaug.recipe.load import parse_recipe
 from ganaug.runner.engine import run_recipe
 from ganaug.runtime.errors import DataError
+from ganaug.testing import tiny_recipe
 from ganaug_plugins.backbones.backbones import ClassifierCnn
 from ganaug_plugins.evaluators.sample_metrics import kid, mean_pairwise_ssim, prdc
-from tests.builtins.test_train_stage import BlobOptions, Blobs, _one_thread  # noqa: F401 (autouse)
+from tests.training_toys import BlobOptions, Blobs
+
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _cloud(n: int, shift: float = 0.0, seed: int = 0) -> Tensor:
@@ -92,60 +95,59 @@ HOST = make_plugin_host(
     extra=[("thirdparty", ThirdParty())],
 )
 
-RECIPE = """
-[run]
-seed = 0
-device = "cpu"
-
-[data]
-source = "blobs"
-n = 48
-
-[[stages]]
-kind = "train"
-name = "plain"
-data = {{ split = "train", classes = ["left"] }}
-epochs = 1
-batch_size = 6
-generator = {{ name = "dcgan", latent_dim = 8, width = 8 }}
-discriminator = {{ name = "dcgan", width = 8 }}
-loss = "bce"
-weighter = "none"
-
-[[stages]]
-kind = "train"
-name = "conditional"
-data = {{ split = "train", classes = ["left"] }}
-epochs = 1
-batch_size = 6
-generator = {{ name = "iagan", latent_dim = 8, width = 8 }}
-discriminator = {{ name = "iagan", width = 8 }}
-
-[[stages]]
-kind = "evaluate"
-name = "quality"
-models = ["plain", "conditional"]
-test = {{ split = "train" }}
-positive = "right"
-[[stages.evaluators]]
-name = "quality"
-backbone = {backbone}
-fit = {{ split = "train" }}
-k = 3
-kid_subsets = 5
-chunk_size = 5
-"""
+#: Two generators, plain and conditional, trained for one epoch on the ``left`` blobs.
+TRAIN = {
+    "kind": "train",
+    "data": {"split": "train", "classes": ["left"]},
+    "epochs": 1,
+    "batch_size": 6,
+}
+PLAIN = {
+    **TRAIN,
+    "name": "plain",
+    "generator": {"name": "dcgan", "latent_dim": 8, "width": 8},
+    "discriminator": {"name": "dcgan", "width": 8},
+    "loss": "bce",
+    "weighter": "none",
+}
+CONDITIONAL = {
+    **TRAIN,
+    "name": "conditional",
+    "generator": {"name": "iagan", "latent_dim": 8, "width": 8},
+    "discriminator": {"name": "iagan", "width": 8},
+}
 
 
-def _run(tmp_path: Path, backbone: str) -> tuple[dict[str, Any], str]:
-    recipe = parse_recipe(RECIPE.format(backbone=backbone), registry=HOST.registry)
+def recipe_text(backbone: str | dict[str, Any]) -> str:
+    """Both generators, then an evaluate stage scoring their samples with ``backbone``."""
+    quality = {
+        "name": "quality",
+        "backbone": backbone,
+        "fit": {"split": "train"},
+        "k": 3,
+        "kid_subsets": 5,
+        "chunk_size": 5,
+    }
+    evaluate = {
+        "kind": "evaluate",
+        "name": "quality",
+        "models": ["plain", "conditional"],
+        "test": {"split": "train"},
+        "positive": "right",
+        "evaluators": [quality],
+    }
+    return tiny_recipe(PLAIN, CONDITIONAL, evaluate, data={"source": "blobs", "n": 48})
+
+
+def _run(tmp_path: Path, backbone: str | dict[str, Any]) -> tuple[dict[str, Any], str]:
+    recipe = parse_recipe(recipe_text(backbone), registry=HOST.registry)
     result = run_recipe(recipe, out=tmp_path / "run", host=HOST)
     folder = result.run_dir / "quality"
     return json.loads((folder / "metrics.json").read_text()), (folder / "report.md").read_text()
 
 
 def test_quality_reports_every_metric_with_its_backbone(tmp_path: Path) -> None:
-    metrics, report = _run(tmp_path, '{ name = "classifier-cnn", epochs = 2 }')
+    metrics, report = _run(tmp_path, {"name": "classifier-cnn", "epochs": 2})
     found = metrics["plain"]["quality"]
     assert {
         "kid",
@@ -166,6 +168,6 @@ def test_quality_reports_every_metric_with_its_backbone(tmp_path: Path) -> None:
 
 
 def test_a_third_party_backbone_is_used_and_named(tmp_path: Path) -> None:
-    metrics, report = _run(tmp_path, '"pixels"')
+    metrics, report = _run(tmp_path, "pixels")
     assert metrics["plain"]["quality"]["backbone"] == "raw pixels (fit saw 48 images)"
     assert "Backbone: raw pixels" in report

@@ -13,6 +13,7 @@ from torch.nn.utils import parametrize
 
 from ganaug.api.interfaces import ImageSpec
 from ganaug.api.networks import SPECTRAL_NORM_LAYERS, apply_spectral_norm, generate
+from ganaug.kit.training.checkpoint import latest_checkpoint, load_checkpoint
 from ganaug.runner.engine import run_recipe
 from ganaug.runtime.errors import RecipeError, RunInterrupted
 from ganaug_plugins.models.dcgan.networks import DcganDiscriminator, DcganGenerator
@@ -24,16 +25,9 @@ from ganaug_plugins.models.iagan.generator import IaganGenerator
 from ganaug_plugins.models.iagan.plugin import IaganDiscriminatorOptions, IaganGeneratorOptions
 from ganaug_plugins.models.iagan.plugin import build_discriminator as build_iagan_d
 from ganaug_plugins.models.iagan.plugin import build_generator as build_iagan_g
-from ganaug.kit.training.checkpoint import latest_checkpoint, load_checkpoint
-from tests.builtins.test_train_stage import (  # noqa: F401 (autouse fixtures)
-    CALLS,
-    HOST,
-    TRIGGERS,
-    _one_thread,
-    _reset_triggers,
-    iagan,
-    run,
-)
+from tests.training_toys import CALLS, HOST, TRIGGERS, iagan, run
+
+pytestmark = pytest.mark.usefixtures("one_thread", "reset_triggers")
 
 IMAGE = ImageSpec(1, 32)
 SN_ON = ("stages.iagan.generator.spectral_norm=true", "stages.iagan.discriminator.spectral_norm=true")

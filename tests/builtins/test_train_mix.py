@@ -14,6 +14,7 @@ from ganaug.kit.training.epochs import Mix
 from ganaug.recipe.load import parse_recipe
 from ganaug.runner.engine import run_recipe
 from ganaug.runtime.errors import DataError
+from ganaug.testing import tiny_recipe
 
 BATCH = 8
 
@@ -52,48 +53,43 @@ def test_a_share_that_leaves_a_batch_without_either_kind_is_refused() -> None:
         Mix.of("t", 20, 20, 0.5, BATCH)
 
 
-TINY = """
-[run]
-name = "mix"
-seed = 3
-device = "cpu"
-
-[data]
-source = "mnist-5k"
-classes = ["8", "3"]
-image_size = 16
-
-[data.split]
-train = { "8" = 16 }
-holdout = { "3" = 8 }
-
-[[stages]]
-kind = "transform"
-name = "aug"
-label = "8"
-queries = [{ split = "holdout", classes = ["3"] }]
-count = 24
-
-[[stages]]
-kind = "train"
-name = "mixed"
-data = { split = "train", classes = ["8"], add = ["aug"] }
-generator = { name = "dcgan", latent_dim = 8, width = 8 }
-discriminator = { name = "dcgan", width = 8 }
-loss = { name = "bce" }
-weighter = { name = "none" }
-epochs = 2
-batch_size = 8
-added_share = 0.25
-checkpoint_every = 2
-sample_every = 2
-samples = 4
-"""
+#: 24 transformed 3s added to 16 real 8s, a quarter of every batch of 8 (16 real images: 2 steps an epoch).
+MIXED = tiny_recipe(
+    {
+        "kind": "transform",
+        "name": "aug",
+        "label": "8",
+        "queries": [{"split": "holdout", "classes": ["3"]}],
+        "count": 24,
+    },
+    {
+        "kind": "train",
+        "name": "mixed",
+        "data": {"split": "train", "classes": ["8"], "add": ["aug"]},
+        "generator": {"name": "dcgan", "latent_dim": 8, "width": 8},
+        "discriminator": {"name": "dcgan", "width": 8},
+        "loss": {"name": "bce"},
+        "weighter": {"name": "none"},
+        "epochs": 2,
+        "batch_size": 8,
+        "added_share": 0.25,
+        "checkpoint_every": 2,
+        "sample_every": 2,
+        "samples": 4,
+    },
+    data={
+        "source": "mnist-5k",
+        "classes": ["8", "3"],
+        "image_size": 16,
+        "split": {"train": {"8": 16}, "holdout": {"3": 8}},
+    },
+    run={"name": "mix", "seed": 3},
+)
 
 
 def test_the_train_stage_takes_an_epoch_over_the_real_images(tmp_path: Path) -> None:
     host = make_plugin_host(entry_points=False)
-    result = run_recipe(parse_recipe(TINY, registry=host.registry), out=tmp_path / "run", host=host)
+    result = run_recipe(parse_recipe(MIXED, registry=host.registry), out=tmp_path / "run", host=host)
     rows = (result.run_dir / "mixed" / "losses.csv").read_text().splitlines()[1:]
     # 16 real images at 6 real per batch of 8: 2 steps an epoch (the 24 added would make it 5)
     assert len(rows) == 2 * 2

@@ -1,15 +1,12 @@
-"""The train stage end to end through the engine, on a tiny in-test data source (32x32 images)."""
+"""The train stage end to end through the engine, on 32x32 blobs (tests/training_toys.py)."""
 
 from __future__ import annotations
 
 import csv
 import json
-import os
-import signal
 from pathlib import Path
 from typing import Any
 
-import attrs
 import pytest
 import safetensors.torch
 import torch
@@ -17,16 +14,7 @@ from PIL import Image
 from torch import Tensor, nn
 
 from ganaug.api.context import StageContext
-from ganaug.api.hookspecs import Register, hookimpl
-from ganaug.api.interfaces import DataBundle, ImageSet, ImageSpec, TrainedModel
-from ganaug.host.loading import make_plugin_host
-from ganaug.recipe.load import parse_recipe
-from ganaug.runner.engine import run_recipe
-from ganaug.runtime.errors import CheckpointError, DataError, DivergenceError, RecipeError, RunInterrupted
-from ganaug.testing import TinyDiscriminator, TinyGenerator, TinyNetOptions
-from ganaug_plugins.losses.gan import LeastSquaresLoss
-from ganaug_plugins.models.iagan.discriminator import IaganDiscriminator
-from ganaug_plugins.models.iagan.generator import IaganGenerator
+from ganaug.api.interfaces import ImageSpec, TrainedModel
 from ganaug.kit.training.checkpoint import (
     Position,
     latest_checkpoint,
@@ -34,146 +22,34 @@ from ganaug.kit.training.checkpoint import (
     restore_checkpoint,
     save_checkpoint,
 )
+from ganaug.recipe.load import parse_recipe
+from ganaug.runner.engine import run_recipe
+from ganaug.runtime.errors import CheckpointError, DataError, DivergenceError, RecipeError, RunInterrupted
+from ganaug.testing import TinyDiscriminator, TinyGenerator, TinyNetOptions, tiny_recipe
+from ganaug_plugins.losses.gan import LeastSquaresLoss
+from ganaug_plugins.models.iagan.discriminator import IaganDiscriminator
+from ganaug_plugins.models.iagan.generator import IaganGenerator
 from ganaug_plugins.stages.gan_step import GanStep
 from ganaug_plugins.stages.loss_log import FIELDS
-from ganaug_plugins.stages.train import TrainOptions, TrainStage
 from ganaug_plugins.weighters.plugin import SsimWeighter
+from tests.training_toys import CALLS, HOST, TRIGGERS, BlobOptions, Blobs, iagan, run
 
+pytestmark = pytest.mark.usefixtures("one_thread", "reset_triggers")
 
-@attrs.frozen
-class BlobOptions:
-    n: int = 24
-    size: int = 32
-    channels: int = 1
-
-
-class Blobs:
-    """Seeded bright blobs on a dark background, labelled by their side of the image."""
-
-    def __init__(self, options: BlobOptions) -> None:
-        self.options = options
-
-    def declared_splits(self) -> list[str]:
-        return ["train"]
-
-    def declared_classes(self) -> list[str]:
-        return ["left", "right"]
-
-    def load(self, ctx: Any) -> DataBundle:
-        o = self.options
-        gen = torch.Generator().manual_seed(7)
-        axis = torch.linspace(-1, 1, o.size)
-        yy, xx = torch.meshgrid(axis, axis, indexing="ij")
-        centres = torch.rand(o.n, 2, generator=gen) * 1.2 - 0.6
-        cx, cy = centres[:, 0, None, None], centres[:, 1, None, None]
-        blobs = torch.exp(-((xx - cx) ** 2 + (yy - cy) ** 2) / 0.1)
-        images = (blobs * 2 - 1).unsqueeze(1).repeat(1, o.channels, 1, 1)
-        labels = (centres[:, 0] > 0).long()
-        split = ImageSet(images, labels, tuple(f"blob{i}" for i in range(o.n)), ("left", "right"))
-        return DataBundle(("left", "right"), {"train": split})
-
-
-#: Calls of ``generator_loss`` after which the ``watched`` loss sends SIGINT / returns NaN.
-TRIGGERS: dict[str, int | None] = {"interrupt": None, "nan": None}
-CALLS = {"n": 0}
-
-
-class WatchedLoss(LeastSquaresLoss):
-    """Least squares, but it can interrupt the run or go NaN at a chosen G step (test hooks)."""
-
-    def generator_loss(self, fake_logits: Tensor) -> Tensor:
-        CALLS["n"] += 1
-        if TRIGGERS["interrupt"] == CALLS["n"]:
-            os.kill(os.getpid(), signal.SIGINT)
-        loss = super().generator_loss(fake_logits)
-        return loss * float("nan") if TRIGGERS["nan"] == CALLS["n"] else loss
-
-
-class TestPlugin:
-    @hookimpl
-    def register_data_sources(self, register: Register) -> None:
-        register("blobs", Blobs, options=BlobOptions)
-
-    @hookimpl
-    def register_gan_losses(self, register: Register) -> None:
-        register("watched", lambda options: WatchedLoss())
-
-    @hookimpl
-    def register_stages(self, register: Register) -> None:
-        register("train", TrainStage, options=TrainOptions)
-
-
-BUILTINS = tuple(
-    f"ganaug_plugins.{name}.plugin" for name in ("models.iagan", "models.dcgan", "losses", "weighters")
+#: An unconditional DCGAN (AnoGAN) stage on RGB blobs, 3 G steps an epoch x 2.
+ANOGAN = tiny_recipe(
+    {
+        "kind": "train",
+        "name": "anogan",
+        "epochs": 2,
+        "batch_size": 8,
+        "generator": {"name": "dcgan", "latent_dim": 8, "width": 8},
+        "discriminator": {"name": "dcgan", "width": 8},
+        "loss": "bce",
+        "weighter": "none",
+    },
+    data={"source": "blobs", "channels": 3},
 )
-HOST = make_plugin_host(builtins=BUILTINS, entry_points=False, extra=[("testdata", TestPlugin())])
-
-IAGAN = """
-[run]
-name = "tiny"
-seed = {seed}
-device = "cpu"
-
-[data]
-source = "blobs"
-
-[[stages]]
-kind = "train"
-name = "iagan"
-epochs = 2
-batch_size = 8
-checkpoint_every = 1
-sample_every = 1
-samples = 6
-generator = {{ name = "iagan", latent_dim = 16, width = 16 }}
-discriminator = {{ name = "iagan", width = 16 }}
-loss = "{loss}"
-"""
-
-ANOGAN = """
-[run]
-seed = 0
-device = "cpu"
-
-[data]
-source = "blobs"
-channels = 3
-
-[[stages]]
-kind = "train"
-name = "anogan"
-epochs = 2
-batch_size = 8
-generator = { name = "dcgan", latent_dim = 8, width = 8 }
-discriminator = { name = "dcgan", width = 8 }
-loss = "bce"
-weighter = "none"
-"""
-
-
-@pytest.fixture(autouse=True)
-def _reset_triggers() -> Any:
-    TRIGGERS.update(interrupt=None, nan=None)
-    CALLS["n"] = 0
-    yield
-    TRIGGERS.update(interrupt=None, nan=None)
-
-
-@pytest.fixture(autouse=True)
-def _one_thread() -> Any:
-    """Tiny networks run fastest on one thread, above all on a busy 2-core machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-def iagan(seed: int = 0, loss: str = "least-squares", *overrides: str) -> Any:
-    return parse_recipe(IAGAN.format(seed=seed, loss=loss), registry=HOST.registry, overrides=overrides)
-
-
-def run(recipe: Any, out: Path, **kwargs: Any) -> Any:
-    return run_recipe(recipe, out=out, host=HOST, **kwargs)
 
 
 def test_defaults_are_the_papers() -> None:

@@ -17,8 +17,17 @@ from ganaug.runner.engine import run_recipe
 from ganaug.runtime.errors import PluginError
 from ganaug_plugins.losses.gan import BceLoss
 from ganaug_plugins.stages.gan_step import GanStep
-from tests.builtins.test_limited_data import RECIPE, Recorder, Toy, _batch, _NoWeights
-from tests.builtins.test_train_stage import BUILTINS, TestPlugin, _one_thread  # noqa: F401 (autouse)
+from tests.training_toys import (
+    BUILTINS,
+    NoWeights,
+    RecordingDiscriminator,
+    TestPlugin,
+    ToyGenerator,
+    limited_text,
+    random_batch,
+)
+
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 # --- third-party augmenters and regularizers ------------------------------------------------------
 
@@ -61,7 +70,7 @@ def test_third_party_augmenters_and_regularizers_plug_in(tmp_path: Path) -> None
         entry_points=False,
         extra=[("testdata", TestPlugin()), ("thirdparty", ThirdParty())],
     )
-    text = RECIPE.format(n=24, epochs=1, lr_d=4e-4)
+    text = limited_text(epochs=1)
 
     def losses(name: str, *overrides: str) -> list[dict[str, str]]:
         recipe = parse_recipe(text, registry=host.registry, overrides=overrides)
@@ -103,10 +112,10 @@ class _Watcher:
 def test_under_torchrun_an_observer_sees_the_whole_global_batch() -> None:
     watcher = _Watcher()
     torch.manual_seed(0)
-    g, d = Toy(), Recorder()
+    g, d = ToyGenerator(), RecordingDiscriminator()
     opt_g, opt_d = (torch.optim.Adam(m.parameters(), lr=1e-3) for m in (g, d))
-    step = GanStep(g, d, BceLoss(), _NoWeights(), opt_g, opt_d, [watcher], seed=3, world=_TwoRanks())
-    step(_batch(4), torch.randn(4, 4))
+    step = GanStep(g, d, BceLoss(), NoWeights(), opt_g, opt_d, [watcher], seed=3, world=_TwoRanks())
+    step(random_batch(4), torch.randn(4, 4))
     (seen,) = watcher.seen
     assert seen.shape == (8,)  # both ranks' rows: every rank steers p by the same logits
     torch.testing.assert_close(seen[:4], -seen[4:])
@@ -125,7 +134,7 @@ def test_a_figure_name_already_written_is_refused(tmp_path: Path) -> None:
     host = make_plugin_host(
         builtins=BUILTINS, entry_points=False, extra=[("testdata", TestPlugin()), ("clashing", Clashing())]
     )
-    text = RECIPE.format(n=24, epochs=1, lr_d=4e-4)
+    text = limited_text(epochs=1)
     recipe = parse_recipe(text, registry=host.registry, overrides=('stages.gan.regularizers=["clash"]',))
     with pytest.raises(PluginError, match=r"'d_loss'.*must be unique"):
         run_recipe(recipe, out=tmp_path / "run", host=host)

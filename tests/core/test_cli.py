@@ -10,8 +10,8 @@ from click.testing import CliRunner
 from ganaug import __version__
 from ganaug.apps.cli import cli
 from ganaug.runtime.errors import RecipeError
-from tests.core.test_plugin_host import fake_distribution
 from tests.core_plugin import RECIPE
+from tests.plugin_dists import fake_distribution
 
 
 @pytest.fixture

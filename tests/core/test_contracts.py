@@ -35,6 +35,7 @@ from ganaug.testing import (
 from ganaug.testing.tiny import TinyNetOptions, tiny_images, tiny_recipe
 from ganaug_plugins.evaluators.anogan import AnoGANEvaluator, AnoGANOptions
 from ganaug_plugins.searchers.backprop import BackpropOptions, BackpropSearcher
+from tests.docs_sections import doc_section, public_members
 
 ROOT = Path(__file__).resolve().parents[2]
 IMAGE = ImageSpec(1, 8)
@@ -330,8 +331,6 @@ def _capabilities() -> list[str]:
 @pytest.mark.parametrize("name", _capabilities())
 def test_capability_is_documented(name: str) -> None:
     """Each declared extension point has a docs/plugins.md section naming all its members."""
-    from tests.core.test_meta import doc_section, public_members
-
     section = doc_section(name)
     assert section, f"docs/plugins.md has no '### `{name}`' section"
     cls = getattr(capabilities, name)

@@ -24,20 +24,10 @@ from ganaug.host.loading import BLOCK_ENV, DEFAULT_PLUGINS, make_plugin_host
 from ganaug.host.registry import NoOptions
 from ganaug.recipe.convert import make_converter
 from ganaug.testing import check_component, check_options
+from tests.docs_sections import DOCS, doc_section, public_members, squash
 
 ROOT = Path(__file__).resolve().parents[2]
-DOCS = ROOT / "docs" / "plugins.md"
 HOOKS = sorted(KINDS.values())
-
-
-def _squash(text: str) -> str:
-    return " ".join(text.split())
-
-
-def doc_section(title: str) -> str:
-    """The text of the ``### `title``` section of docs/plugins.md ('' when there is none)."""
-    found = re.search(rf"^### `{re.escape(title)}`\n(.*?)(?=^#{{1,3}} |\Z)", DOCS.read_text(), re.M | re.S)
-    return _squash(found.group(1)) if found else ""
 
 
 def interface_classes() -> list[str]:
@@ -46,20 +36,6 @@ def interface_classes() -> list[str]:
         for name, obj in vars(interfaces).items()
         if inspect.isclass(obj) and obj.__module__ == interfaces.__name__ and not name.startswith("_")
     )
-
-
-def public_members(cls: type) -> set[str]:
-    """Fields, annotated attributes, methods and properties a user of ``cls`` relies on."""
-    members = {name for name in getattr(cls, "__annotations__", {}) if not name.startswith("_")}
-    members |= {
-        name
-        for name, value in vars(cls).items()
-        if not name.startswith("_")
-        and (inspect.isfunction(value) or isinstance(value, property | staticmethod))
-    }
-    if attrs.has(cls):
-        members |= {field.name for field in attrs.fields(cls)}
-    return members
 
 
 # --- hooks and interfaces are documented --------------------------------------------------------
@@ -78,7 +54,7 @@ def test_kinds_list_every_hookspec() -> None:
 @pytest.mark.parametrize("hook", HOOKS)
 def test_hook_is_documented(hook: str) -> None:
     doc = inspect.getdoc(getattr(hookspecs, hook)) or ""
-    signature = re.search(r"Factory: ``(.+?)``", _squash(doc))
+    signature = re.search(r"Factory: ``(.+?)``", squash(doc))
     assert signature, f"{hook}'s docstring must say 'Factory: ``factory(...) -> ...``'"
     section = doc_section(hook)
     assert section, f"docs/plugins.md has no '### `{hook}`' section"

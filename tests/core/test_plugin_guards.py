@@ -19,8 +19,8 @@ from ganaug.api.hookspecs import hookimpl
 from ganaug.apps.cli import cli
 from ganaug.host.loading import BLOCK_ENV, make_plugin_host
 from ganaug.runtime.errors import PluginError
-from tests.core.test_plugin_host import fake_distribution
 from tests.core_plugin import CorePlugin
+from tests.plugin_dists import fake_distribution
 
 QUICKSTART = str(Path(__file__).resolve().parents[2] / "examples" / "quickstart.toml")
 

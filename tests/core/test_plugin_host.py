@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import textwrap
 from pathlib import Path
 
 import attrs
@@ -13,20 +12,7 @@ from ganaug.host.loading import DEFAULT_PLUGINS, make_plugin_host
 from ganaug.host.registry import NoOptions, Registry
 from ganaug.runtime.errors import PluginError
 from tests.core_plugin import CorePlugin
-
-
-def fake_distribution(
-    site: Path, dist: str, version: str, entry_points: dict[str, str], modules: dict[str, str]
-) -> None:
-    """Write an installed-looking distribution (dist-info + modules) into ``site``."""
-    info = site / f"{dist}-{version}.dist-info"
-    info.mkdir(parents=True)
-    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: {version}\n")
-    lines = "\n".join(f"{name} = {target}" for name, target in entry_points.items())
-    (info / "entry_points.txt").write_text(f"[ganaug]\n{lines}\n")
-    for name, source in modules.items():
-        (site / f"{name}.py").write_text(textwrap.dedent(source))
-
+from tests.plugin_dists import fake_distribution
 
 GOOD = """
 import attrs

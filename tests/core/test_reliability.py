@@ -21,10 +21,12 @@ from ganaug.api.interfaces import StageOutput
 from ganaug.host.loading import make_plugin_host
 from ganaug.kit.training.checkpoint import latest_checkpoint, load_checkpoint
 from ganaug.recipe.load import parse_recipe
+from ganaug.recipe.schema import Recipe
 from ganaug.runner.engine import run_recipe
 from ganaug.runner.rundir import recipe_changes
 from ganaug.runtime.console import console_session
 from ganaug.runtime.errors import PluginError, RunDirError
+from ganaug.testing import tiny_recipe
 from tests.builders_data import tree, truncated_jpeg
 from tests.core_plugin import RECIPE, CorePlugin
 from tests.killhooks.runner import run_cli, start_cli, temp_files, wait_for
@@ -214,24 +216,9 @@ class NoisyPlugin:
 NOISY = make_plugin_host(entry_points=False, extra=[("noisy", NoisyPlugin())])
 
 
-def noisy_recipe(root: Path, fail: bool = False):
-    text = f"""
-[run]
-name = "noisy"
-device = "cpu"
-
-[data]
-source = "folder"
-root = "{root}"
-layout = "tree"
-image_size = 8
-on_error = "skip"
-
-[[stages]]
-kind = "noisy"
-name = "n"
-fail = {str(fail).lower()}
-"""
+def noisy_recipe(root: Path, fail: bool = False) -> Recipe:
+    data = {"source": "folder", "root": str(root), "layout": "tree", "image_size": 8, "on_error": "skip"}
+    text = tiny_recipe({"kind": "noisy", "name": "n", "fail": fail}, data=data, run={"name": "noisy"})
     return parse_recipe(text, registry=NOISY.registry)
 
 

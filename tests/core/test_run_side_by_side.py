@@ -9,6 +9,7 @@ import signal
 import subprocess
 import tomllib
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -17,86 +18,66 @@ from ganaug.recipe.load import load_recipe, parse_recipe
 from ganaug.runner.engine import run_recipe
 from ganaug.runner.stage_graph import needs, ready, referenced
 from ganaug.runtime.cpu_idle import IdleGate
+from ganaug.testing import tiny_recipe
 from tests.killhooks.runner import WAIT_S, command, env, metrics, run_cli, wait_for
 
-TRAIN = """
-generator = {{ name = "dcgan", latent_dim = 8, width = 8 }}
-discriminator = {{ name = "dcgan", width = 8 }}
-loss = {{ name = "bce" }}
-weighter = {{ name = "none" }}
-epochs = 2
-batch_size = {batch}
-checkpoint_every = 1
-sample_every = 2
-samples = 4
-"""
+DATA = {
+    "source": "mnist-5k",
+    "classes": ["8", "3"],
+    "image_size": 16,
+    "split": {"train": {"8": 16}, "test": {"8": 4, "3": 4}, "holdout": {"3": 4}},
+}
+AUGMENT = {
+    "kind": "augment",
+    "name": "aug",
+    "model": "a",
+    "queries": [{"split": "holdout", "classes": ["3"]}],
+    "label": "8",
+    "searcher": {"name": "backprop", "steps": 5},
+    "pairs": 2,
+    "curves": 2,
+}
+EVALUATE = {
+    "kind": "evaluate",
+    "name": "eval",
+    "models": ["a", "b", "c"],
+    "test": {"split": "test"},
+    "positive": "3",
+    "evaluators": [
+        {"name": "anogan", "searcher": {"name": "backprop", "steps": 5}},
+        {"name": "knn", "augmented": True},
+        {"name": "roc", "bootstrap": 20},
+    ],
+}
 
-RECIPE = (
-    """
-[run]
-name = "side"
-seed = 2
-device = "cpu"
 
-[data]
-source = "mnist-5k"
-classes = ["8", "3"]
-image_size = 16
+def train(name: str, batch: int, add: tuple[str, ...] = ()) -> dict[str, Any]:
+    """A 2-epoch DCGAN stage on the 16 train 8s (plus the images of the stages in ``add``)."""
+    return {
+        "kind": "train",
+        "name": name,
+        "data": {"split": "train", "classes": ["8"], **({"add": list(add)} if add else {})},
+        "generator": {"name": "dcgan", "latent_dim": 8, "width": 8},
+        "discriminator": {"name": "dcgan", "width": 8},
+        "loss": {"name": "bce"},
+        "weighter": {"name": "none"},
+        "epochs": 2,
+        "batch_size": batch,
+        "checkpoint_every": 1,
+        "sample_every": 2,
+        "samples": 4,
+    }
 
-[data.split]
-train = { "8" = 16 }
-test = { "8" = 4, "3" = 4 }
-holdout = { "3" = 4 }
 
-[[stages]]
-kind = "train"
-name = "a"
-data = { split = "train", classes = ["8"] }
-"""
-    + TRAIN.format(batch=4)
-    + """
-[[stages]]
-kind = "train"
-name = "b"
-data = { split = "train", classes = ["8"] }
-"""
-    + TRAIN.format(batch="{b_batch}")
-    + """
-[[stages]]
-kind = "augment"
-name = "aug"
-model = "a"
-queries = [{ split = "holdout", classes = ["3"] }]
-label = "8"
-searcher = { name = "backprop", steps = 5 }
-pairs = 2
-curves = 2
-
-[[stages]]
-kind = "train"
-name = "c"
-data = { split = "train", classes = ["8"], add = ["aug"] }
-"""
-    + TRAIN.format(batch=4)
-    + """
-[[stages]]
-kind = "evaluate"
-name = "eval"
-models = ["a", "b", "c"]
-test = { split = "test" }
-positive = "3"
-evaluators = [
-  { name = "anogan", searcher = { name = "backprop", steps = 5 } },
-  { name = "knn", augmented = true },
-  { name = "roc", bootstrap = 20 },
-]
-"""
-)
+def recipe_text(b_batch: int = 4) -> str:
+    """a and b train side by side, aug searches a's latent space, c trains on it, eval scores all three."""
+    stages = (train("a", 4), train("b", b_batch), AUGMENT, train("c", 4, add=("aug",)), EVALUATE)
+    return tiny_recipe(*stages, data=DATA, run={"name": "side", "seed": 2})
 
 
 def _recipe(tmp_path: Path, b_batch: int = 4) -> Path:
     path = tmp_path / "side.toml"
-    path.write_text(RECIPE.replace("{b_batch}", str(b_batch)))
+    path.write_text(recipe_text(b_batch))
     return path
 
 
@@ -107,9 +88,7 @@ def _weights(run: Path) -> dict[str, bytes]:
 
 
 def test_the_stage_graph_follows_every_reference() -> None:
-    recipe = parse_recipe(
-        RECIPE.replace("{b_batch}", "4"), registry=make_plugin_host(entry_points=False).registry
-    )
+    recipe = parse_recipe(recipe_text(), registry=make_plugin_host(entry_points=False).registry)
     stages = [(s.name, s.options) for s in recipe.stages]
     assert [referenced(options) for _, options in stages] == [[], [], ["a"], ["aug"], ["a", "b", "c"]]
     graph = needs(stages)

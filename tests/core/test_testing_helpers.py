@@ -6,6 +6,7 @@ would fail here.
 
 from __future__ import annotations
 
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -307,6 +308,18 @@ def test_tiny_recipe_resolves_and_runs(host, tmp_path: Path) -> None:
     assert recipe.stage("p").options.generator.options == TinyNetOptions(latent_dim=3)
     result = run_text(text, host, tmp_path / "run")
     assert result.metrics["p"] == {"shape": [3, 1, 8, 8], "train": 4}
+
+
+def test_tiny_recipe_lays_data_and_run_over_its_defaults() -> None:
+    """``data`` and ``run`` override the defaults key by key: another source, split tables, a name."""
+    split = {"train": {"8": 16}, "test": {"8": 4, "3": 4}}
+    stage = {"kind": "train", "name": "t", "data": {"split": "train", "add": ["aug"]}}
+    text = tiny_recipe(stage, data={"source": "mnist-5k", "split": split}, run={"name": "x", "seed": 3})
+    assert tomllib.loads(text) == {
+        "run": {"name": "x", "seed": 3, "device": "cpu"},
+        "data": {"source": "mnist-5k", "split": split},
+        "stages": [stage],
+    }
 
 
 def test_tiny_recipe_errors_are_located(host) -> None:
