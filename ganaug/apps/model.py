@@ -26,12 +26,10 @@ from ganaug.api.preprocessing import Preprocessing, recorded
 from ganaug.api.records import SCORE_COLUMNS as TABLE_COLUMNS
 from ganaug.api.scoring import ImageScores, ScoreContext, Scorer
 from ganaug.host.loading import PluginHost, make_plugin_host
-from ganaug.host.registry import builder
 from ganaug.kit.images import UnreadableImage, image_files, read_image
 from ganaug.numeric.thresholds import Threshold
 from ganaug.recipe.resolve import declared_products
-from ganaug.recipe.schema import Recipe
-from ganaug.runner.restore import model_stages, named_models, run_recipe_of, stage_context, stage_of
+from ganaug.runner.restore import FinishedRun, model_stages
 from ganaug.runner.rundir import RunDir
 from ganaug.runtime.device import generator_for, resolve_device
 from ganaug.runtime.errors import DataError, GanaugError, RunDirError, closest
@@ -94,20 +92,11 @@ class Scores:
 class Model:
     """A trained model of a run (see :func:`load_model`)."""
 
-    def __init__(
-        self,
-        run_dir: Path,
-        name: str,
-        recipe: Recipe,
-        host: PluginHost,
-        trained: TrainedModel,
-        device: torch.device,
-        scorer: str | None = None,
-    ) -> None:
-        self.run_dir, self.name, self.recipe, self.host = run_dir, name, recipe, host
-        self.trained, self.device, self._scorer = trained, device, scorer
+    def __init__(self, run: FinishedRun, name: str, trained: TrainedModel, scorer: str | None = None) -> None:
+        self.run, self.name, self.trained, self._scorer = run, name, trained, scorer
+        self.run_dir, self.recipe, self.host, self.device = run.dir.path, run.recipe, run.host, run.device
         self.log = logging.getLogger("ganaug").getChild("model")
-        self.source = builder(host.registry)(recipe.data)
+        self.source = self.host.registry.build(self.recipe.data)
 
     # --- what the model is -------------------------------------------------------------------
 
@@ -150,11 +139,11 @@ class Model:
         for spec in self.recipe.stages:
             if self._scorer is not None and spec.name != self._scorer:
                 continue
-            stage = stage_of(self.host, spec)
+            stage = self.run.stage(spec.name)
             if isinstance(stage, ScoresModels):
-                if RunDir(self.run_dir).is_done(spec.name):
-                    RunDir(self.run_dir).verify_done(spec.name)
-                ctx = stage_context(spec, self.run_dir / spec.name, self.recipe, self.host, self.device)
+                if self.run.dir.is_done(spec.name):
+                    self.run.dir.verify_done(spec.name)
+                ctx = self.run.context(spec.name)
                 if scorers := stage.scorers(ctx, self.name):
                     return scorers
         which = f"stage {self._scorer!r} does not score" if self._scorer else "no stage of this run scores"
@@ -374,7 +363,9 @@ def load_model(
     the first that scores this model); ``device`` defaults to ``auto``."""
     run_dir = Path(run_dir).expanduser()
     host = host or make_plugin_host()
-    recipe = run_recipe_of(run_dir, host)
+    torch_device = device if isinstance(device, torch.device) else resolve_device(device or "auto")
+    run = FinishedRun.open(run_dir, host, torch_device)
+    recipe = run.recipe
     names = [spec.name for spec in recipe.stages]
     if name not in names:
         raise ModelError(
@@ -394,14 +385,10 @@ def load_model(
             f"stage {name!r} of {run_dir} is not finished (no {name}/done.json); finish the run first: "
             f"ganaug run RECIPE --resume {run_dir}"
         )
-    torch_device = device if isinstance(device, torch.device) else resolve_device(device or "auto")
-    RunDir(run_dir).verify_done(name)
-    ctx = stage_context(spec, run_dir / name, recipe, host, torch_device)
-    ctx.outputs.update(named_models(spec, run_dir, recipe, host, torch_device))
-    output = stage_of(host, spec).restore(ctx)
+    output = run.restore_with_models(name)
     if output.model is None:
         raise ModelError(f"stage {name!r} ({spec.kind}) restored no model from {run_dir / name}")
     trained = output.model
     trained.generator.eval()
     trained.discriminator.eval()
-    return Model(run_dir, name, recipe, host, trained, torch_device, scorer)
+    return Model(run, name, trained, scorer)

@@ -1,8 +1,10 @@
-"""Restoring the stages of a finished run directory: its stored recipe (read with today's option
-names), a stage context on an existing stage folder, and the model stages a stage builds on."""
+"""Restoring the stages of a run directory: :class:`FinishedRun`, the one object ``load_model``
+(and ``ganaug score``/``generate``) and a stage in its own process (``run.jobs``) restore finished
+stages through; the stored recipe read with today's option names; the model stages a stage builds on."""
 
 from __future__ import annotations
 
+import logging
 import re
 import tomllib
 from pathlib import Path
@@ -13,6 +15,7 @@ import tomli_w
 import torch
 
 from ganaug.api.context import StageContext
+from ganaug.api.records import DataBundle, StageOutput
 from ganaug.host.loading import PluginHost
 from ganaug.recipe.load import load_recipe, parse_recipe
 from ganaug.recipe.resolve import declared_products
@@ -22,39 +25,66 @@ from ganaug.runner.rundir import RECIPE, RunDir
 from ganaug.runtime.errors import RecipeError, RunDirError
 
 
-def stage_of(host: PluginHost, spec: StageSpec) -> Any:
-    """The stage object of ``spec``, built as the engine builds it."""
-    return contexts.stage_of(host.registry, spec)
+@attrs.define
+class FinishedRun:
+    """A run folder whose finished stages are restored on demand, each once, by their kinds'
+    ``restore``: the stored recipe, the plugin host that reads it, the device, and (for a stage run
+    in its own process) the run's checked data; without data a stage is restored from its folder."""
+
+    dir: RunDir
+    recipe: Recipe
+    host: PluginHost
+    device: torch.device
+    data: DataBundle | None = None
+    log: logging.Logger | None = None
+    outputs: dict[str, StageOutput] = attrs.Factory(dict)
+
+    @classmethod
+    def open(cls, run_dir: Path, host: PluginHost, device: torch.device) -> FinishedRun:
+        """The run in ``run_dir``, its recipe read as stored (renamed options with today's names)."""
+        return cls(RunDir(run_dir), run_recipe_of(run_dir, host), host, device)
+
+    def stage(self, name: str) -> Any:
+        """The stage object of stage ``name``, built as the engine builds it."""
+        return contexts.stage_of(self.host.registry, self.recipe.stage(name))
+
+    def context(self, name: str, *, resume: bool = False) -> StageContext:
+        """Stage ``name``'s context on its folder, seeing the stages restored so far."""
+        spec = self.recipe.stage(name)
+        return contexts.stage_context(
+            spec, self.dir.stage_dir(name), self.recipe, self.host.registry, self.device,
+            data=self.data, outputs=self.outputs, log=self.log, resume=resume,
+        )  # fmt: skip
+
+    def restore(self, name: str) -> StageOutput:
+        """Stage ``name``'s output, rebuilt from its (checked) folder; once per stage."""
+        if name not in self.outputs:
+            self.dir.verify_done(name)
+            self.outputs[name] = self.stage(name).restore(self.context(name))
+        return self.outputs[name]
+
+    def restore_with_models(self, name: str) -> StageOutput:
+        """Stage ``name``'s output after the model stages its options name (``stage_ref("model")``
+        fields), so a stage whose model builds on another's (an encoder stage) can restore it."""
+        for upstream in model_refs(self.recipe.stage(name)):
+            if upstream not in self.outputs:
+                self.restore_with_models(upstream)
+        return self.restore(name)
 
 
-def stage_context(
-    spec: StageSpec, folder: Path, recipe: Recipe, host: PluginHost, device: torch.device
-) -> StageContext:
-    """A stage context on an existing stage folder, with no data (restoring needs none)."""
-    return contexts.stage_context(spec, folder, recipe, host.registry, device)
-
-
-def named_models(
-    spec: StageSpec, run_dir: Path, recipe: Recipe, host: PluginHost, device: torch.device
-) -> dict[str, Any]:
-    """The restored outputs of the model stages ``spec``'s options name (``stage_ref("model")``
-    fields), so a stage whose model builds on another's (an encoder stage) can restore it."""
-    found: dict[str, Any] = {}
+def model_refs(spec: StageSpec) -> list[str]:
+    """The model stages ``spec``'s options name in its ``stage_ref("model")`` fields, in order."""
+    names: list[str] = []
     if not attrs.has(type(spec.options)):
-        return found
+        return names
     for field in attrs.fields(type(spec.options)):
         if field.metadata.get("stage_ref") != "model":
             continue
         value = getattr(spec.options, field.name)
         for name in value if isinstance(value, list | tuple) else [value]:
-            if name is None or name in found:
-                continue
-            upstream = recipe.stage(name)
-            RunDir(run_dir).verify_done(name)
-            ctx = stage_context(upstream, run_dir / name, recipe, host, device)
-            ctx.outputs.update(named_models(upstream, run_dir, recipe, host, device))
-            found[name] = stage_of(host, upstream).restore(ctx)
-    return found
+            if name is not None and name not in names:
+                names.append(name)
+    return names
 
 
 def run_recipe_of(run_dir: Path, host: PluginHost) -> Recipe:

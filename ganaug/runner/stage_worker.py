@@ -19,16 +19,16 @@ from typing import Any
 
 import torch
 
-from ganaug.api.context import DataContext, StageContext
-from ganaug.api.interfaces import DataBundle, StageOutput
+from ganaug.api.context import DataContext
+from ganaug.api.interfaces import DataBundle
 from ganaug.host.blame import culprit, failure_message, is_builtin
 from ganaug.host.loading import BLOCK_ENV, make_plugin_host
-from ganaug.host.registry import builder, create
+from ganaug.host.registry import builder
 from ganaug.recipe.load import load_recipe
-from ganaug.runner.contexts import stage_context
 from ganaug.runner.fingerprint import FILE as FINGERPRINT
 from ganaug.runner.fingerprint import differences, fingerprint
 from ganaug.runner.logs import LOGGER, file_log
+from ganaug.runner.restore import FinishedRun
 from ganaug.runner.rundir import RECIPE, RunDir
 from ganaug.runner.stage_graph import needs
 from ganaug.runtime import errors
@@ -36,14 +36,6 @@ from ganaug.runtime.device import resolve_device, seed_everything
 from ganaug.runtime.seeds import stage_seed
 
 FAILURE_MARK = "GANAUG-STAGE-FAILURE "
-
-
-def _context(spec: Any, recipe: Any, run_dir: RunDir, device: torch.device, data: Any, outputs: Any,
-             host: Any, log: logging.Logger, resume: bool) -> StageContext:  # fmt: skip
-    return stage_context(
-        spec, run_dir.stage_dir(spec.name), recipe, host.registry, device,
-        data=data, outputs=outputs, log=log, resume=resume,
-    )  # fmt: skip
 
 
 def _data(recipe: Any, host: Any, run_dir: RunDir, log: logging.Logger) -> DataBundle:
@@ -73,18 +65,16 @@ def run_stage(host: Any, folder: Path, name: str, device: str, resume: bool) -> 
     data = _data(recipe, host, run_dir, log)
     torch_device = resolve_device(device)
     wanted = needs([(spec.name, spec.options) for spec in recipe.stages])[name]
-    outputs: dict[str, StageOutput] = {}
+    run = FinishedRun(run_dir, recipe, host, torch_device, data=data, log=log)
     for spec in recipe.stages:
-        if spec.name not in wanted and spec.name != name:
-            continue
-        stage = create(host.registry, host.registry.get("stages", spec.kind), spec.options)
-        ctx = _context(spec, recipe, run_dir, torch_device, data, outputs, host, log, resume)
-        seed_everything(stage_seed(recipe.run.seed, spec.name), recipe.run.deterministic)
         if spec.name == name:
+            stage, ctx = run.stage(name), run.context(name, resume=resume)
+            seed_everything(stage_seed(recipe.run.seed, name), recipe.run.deterministic)
             stage.run(ctx)
             return
-        run_dir.verify_done(spec.name)
-        outputs[spec.name] = stage.restore(ctx)
+        if spec.name in wanted:
+            seed_everything(stage_seed(recipe.run.seed, spec.name), recipe.run.deterministic)
+            run.restore(spec.name)
 
 
 def _failure(exc: BaseException, pm: Any) -> dict[str, str]:
