@@ -181,8 +181,10 @@ class ClassicalBaseline(abc.ABC):
     @staticmethod
     def _save(reference: ImageSet, path: Any) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        meta = {"ids": json.dumps(list(reference.ids)), "classes": json.dumps(list(reference.classes))}
-        write_tensors(path, {"images": reference.images, "labels": reference.labels}, meta)
+        # one metadata key: safetensors writes several in a random order, so the file's bytes (and
+        # its hash in done.json) would differ between identical runs
+        fit = json.dumps({"ids": list(reference.ids), "classes": list(reference.classes)})
+        write_tensors(path, {"images": reference.images, "labels": reference.labels}, {"fit": fit})
 
 
 def _features(backbone: Any, images: Tensor) -> Tensor:
@@ -200,7 +202,12 @@ def _load(path: Any) -> ImageSet:
         with safetensors.safe_open(str(path), framework="pt") as handle:
             meta = handle.metadata() or {}
             images, labels = handle.get_tensor("images"), handle.get_tensor("labels")
-        return ImageSet(images, labels, tuple(json.loads(meta["ids"])), tuple(json.loads(meta["classes"])))
+        if "fit" in meta:
+            fit = json.loads(meta["fit"])
+            ids, classes = fit["ids"], fit["classes"]
+        else:  # written before 0.2: one key each
+            ids, classes = json.loads(meta["ids"]), json.loads(meta["classes"])
+        return ImageSet(images, labels, tuple(ids), tuple(classes))
     except Exception as exc:  # missing keys, damaged bytes, a file that is not safetensors
         raise CheckpointError(f"cannot read the baseline's fit images {path}: {exc}") from None
 

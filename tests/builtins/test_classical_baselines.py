@@ -22,12 +22,14 @@ from ganaug.runtime.progress import Progress
 from ganaug.testing.toys import ConvDiscriminator, SubspaceGenerator
 from ganaug_plugins.backbones.plugin import CnnOptions
 from ganaug_plugins.evaluators.classical import (
+    ClassicalBaseline,
     KnnBaseline,
     KnnOptions,
     OcsvmBaseline,
     OcsvmOptions,
     PcaBaseline,
     PcaOptions,
+    _load,
 )
 
 
@@ -195,3 +197,27 @@ def test_two_of_a_kind_need_their_own_method_names() -> None:
     assert (renamed.name, renamed.title, renamed.role) == ("knn-5", "knn-5", "baseline")
     with pytest.raises(ValueError, match="names score rows"):
         KnnOptions(method="k n n")
+
+
+def test_the_kept_fit_images_are_the_same_bytes_every_time_and_read_back(tmp_path: Path) -> None:
+    """One metadata key: safetensors writes several in a random order, which made the file (and its
+    hash in ``done.json``) differ between identical runs."""
+    reference = ImageSet(torch.rand(3, 1, 4, 4), torch.tensor([0, 1, 0]), ("a", "b", "c"), ("ok", "bad"))
+    paths = [tmp_path / f"fit-{i}.safetensors" for i in range(8)]
+    for path in paths:
+        ClassicalBaseline._save(reference, path)
+    assert len({path.read_bytes() for path in paths}) == 1
+    back = _load(paths[0])
+    assert back.ids == reference.ids and back.classes == reference.classes
+    assert torch.equal(back.images, reference.images) and torch.equal(back.labels, reference.labels)
+
+
+def test_fit_images_kept_before_0_2_still_read(tmp_path: Path) -> None:
+    from ganaug.runtime.io import write_tensors
+
+    path = write_tensors(
+        tmp_path / "old.safetensors",
+        {"images": torch.zeros(2, 1, 4, 4), "labels": torch.tensor([0, 1])},
+        {"ids": '["a", "b"]', "classes": '["ok", "bad"]'},
+    )
+    assert _load(path).ids == ("a", "b") and _load(path).classes == ("ok", "bad")
