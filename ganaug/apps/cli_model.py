@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -43,10 +42,6 @@ _ON_ERROR = click.option(
     show_default=True,
     help="An unreadable image: error stops, skip leaves it out and lists it.",
 )
-
-
-def _guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
-    return guarded(fn)
 
 
 def _csv_text(rows: list[dict[str, Any]], columns: list[str]) -> str:
@@ -100,7 +95,7 @@ def generate(
     a chunk of images at a time (any count fits in memory).
     """
 
-    @_guarded
+    @guarded
     def body() -> None:
         from ganaug.apps.model import load_model
         from ganaug.kit.imaging import save_png
@@ -214,7 +209,7 @@ def score(
     the model scored its test images; with a fitted threshold each row gets a decision.
     """
 
-    @_guarded
+    @guarded
     def body() -> None:
         from ganaug.apps.model import load_model
         from ganaug.kit.heatmaps import write_heatmaps
@@ -266,7 +261,7 @@ def export_command(run_dir: Path, model_name: str, fmt: str, out: Path | None, s
     against PyTorch's on random inputs; a mismatch fails the export.
     """
 
-    @_guarded
+    @guarded
     def body() -> None:
         from ganaug.apps.export import ATOL, RTOL, check_format, export_model
         from ganaug.apps.model import load_model

@@ -14,11 +14,9 @@ from ganaug.api.records import DataBundle, StageOutput
 from ganaug.api.tracking import Trackers
 from ganaug.host.registry import Registry, create
 from ganaug.recipe.schema import Recipe, StageSpec
+from ganaug.runner.logs import LOGGER
 from ganaug.runtime.distributed import World
 from ganaug.runtime.progress import Progress
-
-#: the logger every stage's log is a child of
-RUN_LOGGER = "ganaug"
 
 
 def stage_of(registry: Registry, spec: StageSpec) -> Any:
@@ -51,7 +49,7 @@ def stage_context(
         data=data if data is not None else DataBundle(classes=(), splits={}),
         outputs=outputs if outputs is not None else {},
         registry=registry,
-        log=(log or logging.getLogger(RUN_LOGGER)).getChild(spec.name),
+        log=(log or logging.getLogger(LOGGER)).getChild(spec.name),
         progress=progress or Progress(),
         resume=resume,
         world=world or World(),

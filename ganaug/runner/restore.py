@@ -19,9 +19,10 @@ from ganaug.api.records import DataBundle, StageOutput
 from ganaug.host.loading import PluginHost
 from ganaug.recipe.load import load_recipe, parse_recipe
 from ganaug.recipe.resolve import declared_products
-from ganaug.recipe.schema import Recipe, StageSpec
+from ganaug.recipe.schema import Recipe
 from ganaug.runner import contexts
 from ganaug.runner.rundir import RECIPE, RunDir
+from ganaug.runner.stage_graph import referenced
 from ganaug.runtime.errors import RecipeError, RunDirError
 
 
@@ -66,25 +67,10 @@ class FinishedRun:
     def restore_with_models(self, name: str) -> StageOutput:
         """Stage ``name``'s output after the model stages its options name (``stage_ref("model")``
         fields), so a stage whose model builds on another's (an encoder stage) can restore it."""
-        for upstream in model_refs(self.recipe.stage(name)):
+        for upstream in referenced(self.recipe.stage(name).options, produces="model"):
             if upstream not in self.outputs:
                 self.restore_with_models(upstream)
         return self.restore(name)
-
-
-def model_refs(spec: StageSpec) -> list[str]:
-    """The model stages ``spec``'s options name in its ``stage_ref("model")`` fields, in order."""
-    names: list[str] = []
-    if not attrs.has(type(spec.options)):
-        return names
-    for field in attrs.fields(type(spec.options)):
-        if field.metadata.get("stage_ref") != "model":
-            continue
-        value = getattr(spec.options, field.name)
-        for name in value if isinstance(value, list | tuple) else [value]:
-            if name is not None and name not in names:
-                names.append(name)
-    return names
 
 
 def run_recipe_of(run_dir: Path, host: PluginHost) -> Recipe:

@@ -11,28 +11,30 @@ from typing import Any
 import attrs
 
 
-def referenced(options: Any) -> list[str]:
-    """The stage names an options value refers to, in the order found (no repeats)."""
+def referenced(options: Any, produces: str | None = None) -> list[str]:
+    """The stage names an options value refers to, in the order found (no repeats); with
+    ``produces``, only those of fields declared ``stage_ref(produces)`` (``"model"``, ...)."""
     found: list[str] = []
-    _walk(options, found)
+    _walk(options, found, produces)
     return list(dict.fromkeys(found))
 
 
-def _walk(value: Any, found: list[str]) -> None:
+def _walk(value: Any, found: list[str], produces: str | None) -> None:
     if attrs.has(type(value)):
         for field in attrs.fields(type(value)):
             item = getattr(value, field.name)
             if "stage_ref" in field.metadata:
-                names = item if isinstance(item, list | tuple) else [item]
-                found.extend(name for name in names if isinstance(name, str))
+                if produces is None or field.metadata["stage_ref"] == produces:
+                    names = item if isinstance(item, list | tuple) else [item]
+                    found.extend(name for name in names if isinstance(name, str))
             else:
-                _walk(item, found)
+                _walk(item, found, produces)
     elif isinstance(value, list | tuple):
         for item in value:
-            _walk(item, found)
+            _walk(item, found, produces)
     elif isinstance(value, dict):
         for item in value.values():
-            _walk(item, found)
+            _walk(item, found, produces)
 
 
 def needs(stages: Sequence[tuple[str, Any]]) -> dict[str, set[str]]:

@@ -91,6 +91,15 @@ def test_the_stage_graph_follows_every_reference() -> None:
     recipe = parse_recipe(recipe_text(), registry=make_plugin_host(entry_points=False).registry)
     stages = [(s.name, s.options) for s in recipe.stages]
     assert [referenced(options) for _, options in stages] == [[], [], ["a"], ["aug"], ["a", "b", "c"]]
+    # by what the named stage produces: c names the augmentation's images, eval the models
+    assert [referenced(options, produces="model") for _, options in stages] == [
+        [],
+        [],
+        ["a"],
+        [],
+        ["a", "b", "c"],
+    ]
+    assert referenced(stages[3][1], produces="images") == ["aug"]
     graph = needs(stages)
     assert graph["c"] == {"aug", "a"}  # through the augmentation to the model that made it
     assert graph["eval"] == {"a", "b", "c", "aug"}

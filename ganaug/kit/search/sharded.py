@@ -46,11 +46,10 @@ def sharded_search(
     A searcher that cannot take ``z_init`` searches all images on every rank (correct, not faster).
     """
     who = origin or unnamed(searcher)
-    if not world.distributed:
-        found = searcher.search(generator, discriminator, queries, seed=seed, progress=progress)
-        return checked_result(found, queries, who)
-    if not can_shard(searcher):
-        _log.warning("searcher %s takes no z_init: every rank searches all images", type(searcher).__name__)
+    if not world.distributed or not can_shard(searcher):
+        if world.distributed:
+            name = type(searcher).__name__
+            _log.warning("searcher %s takes no z_init: every rank searches all images", name)
         found = searcher.search(generator, discriminator, queries, seed=seed, progress=progress)
         return checked_result(found, queries, who)
     z_all = searcher.initial_z(int(queries.shape[0]), int(generator.latent_dim), seed)

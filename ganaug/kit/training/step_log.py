@@ -79,16 +79,19 @@ class StepLog:
             writer.writerow({k: (repr(v) if isinstance(v, float) else v) for k, v in row.items()})
         return write_text(path, buffer.getvalue())
 
+    def resumed(self: _Log, path: Path, up_to_step: int) -> _Log:
+        """This log's columns with an earlier ``losses.csv``'s rows up to ``up_to_step`` (for a
+        resumed stage). A column the file lacks (an older file) reads as nan."""
+        if not path.exists():
+            return attrs.evolve(self, rows=[])
+        with path.open(newline="") as handle:
+            rows = [_parse(row, self.fields) for row in csv.DictReader(handle)]
+        return attrs.evolve(self, rows=[r for r in rows if r["step"] <= up_to_step])
+
     @classmethod
     def read_csv(cls: type[_Log], path: Path, up_to_step: int, **columns: Any) -> _Log:
-        """An earlier ``losses.csv``'s rows up to ``up_to_step`` (for a resumed stage); ``columns``
-        as the constructor's. A column the file lacks (an older file) reads as nan."""
-        log = cls(**columns)
-        if path.exists():
-            with path.open(newline="") as handle:
-                rows = [_parse(row, log.fields) for row in csv.DictReader(handle)]
-            log.rows = [r for r in rows if r["step"] <= up_to_step]
-        return log
+        """:meth:`resumed` on a new log; ``columns`` as the constructor's."""
+        return cls(**columns).resumed(path, up_to_step)
 
 
 def _parse(row: dict[str, Any], fields: tuple[str, ...]) -> dict[str, float]:

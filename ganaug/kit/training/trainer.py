@@ -13,6 +13,7 @@ defaults. docs/plugins.md ("Writing a training stage") walks through one.
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import math
 from collections.abc import Callable
@@ -34,7 +35,7 @@ from ganaug.runtime.errors import DivergenceError
 Step = Callable[[Tensor, Tensor], dict[str, float]]
 
 
-class Trainer:
+class Trainer(abc.ABC):
     """One session of a training stage: fresh, or continuing from its latest checkpoint."""
 
     #: figures of every step that must be finite (a NaN/inf one stops the stage as diverged)
@@ -57,7 +58,7 @@ class Trainer:
         mix: Mix | None = None,
     ) -> None:
         self.ctx, self.images, self.seed = ctx, images, seed
-        self.total_epochs, self.batch_size = epochs, batch_size
+        self.total_epochs = epochs
         self.checkpoint_every, self.keep_checkpoints = checkpoint_every, keep_checkpoints
         if mix is None:
             self.steps = steps_per_epoch(ctx.name, len(images), batch_size, ctx.world, drop_last)
@@ -73,33 +74,33 @@ class Trainer:
 
     # -- what a stage provides ---------------------------------------------------------------
 
+    @abc.abstractmethod
     def modules(self) -> dict[str, nn.Module]:
         """The modules a checkpoint saves and resume loads, by name."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def optimizers(self) -> dict[str, Optimizer]:
         """The optimisers a checkpoint saves and resume loads, by name."""
-        raise NotImplementedError
 
     def watched(self) -> tuple[nn.Module, ...]:
         """The networks whose weights must stay finite (default: every saved module)."""
         return tuple(self.modules().values())
 
+    @abc.abstractmethod
     def make_step(self) -> Step:
         """The training step, made after a resume has loaded the weights (wrap DDP replicas here)."""
-        raise NotImplementedError
 
     def new_log(self) -> StepLog:
         """An empty step log with the stage's columns."""
         return StepLog(step_fields=self.finite)
 
-    def after_step(self) -> None:
+    def after_step(self) -> None:  # noqa: B027 (a hook: by default nothing happens after a step)
         """Called after every step (e.g. a generator EMA update)."""
 
+    @abc.abstractmethod
     def end_epoch(self, done: int, means: dict[str, float]) -> None:
         """Called at the end of (1-based) epoch ``done`` with the epoch's mean figures, before its
         checkpoint: log a line, feed the trackers, write sample grids."""
-        raise NotImplementedError
 
     def epoch_figures(self, done: int) -> dict[str, float]:
         """The epoch's mean figures (a stage may annotate the log first, e.g. a copy monitor)."""
@@ -176,19 +177,10 @@ class Trainer:
         if found is None:
             return
         self.last, self.at = found
-        self.log = self.read_log(self.ctx.dir / "losses.csv", self.at.step)
+        self.log = self.new_log().resumed(self.ctx.dir / "losses.csv", self.at.step)
         self.ctx.log.info(
             "resuming from %s (epoch %d, batch %d)", self.last, self.at.epoch + 1, self.at.batch
         )
-
-    def read_log(self, path: Path, up_to_step: int) -> StepLog:
-        """The step log of an earlier session, up to the resumed step."""
-        fresh = self.new_log()
-        log = type(fresh).read_csv(
-            path, up_to_step, step_fields=fresh.step_fields, epoch_fields=fresh.epoch_fields,
-            extras=fresh.extras,
-        )  # fmt: skip
-        return log
 
     def checkpoint(self, epoch: int, batch: int) -> Path:
         """Checkpoint the position before batch ``batch`` of (0-based) ``epoch``; return its path."""
